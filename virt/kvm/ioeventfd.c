@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/hash.h>
+#include <linux/kvm_host.h>
+#include <linux/moduleparam.h>
+#include <linux/rculist.h>
+#include <linux/slab.h>
+#include <linux/srcu.h>
+#include <linux/unaligned.h>
+
+#include <kvm/iodev.h>
+
+/*
+ * An ioeventfd group is the single device on an I/O bus for one exact
+ * (bus, addr, len).  Its items are the KVM_IOEVENTFD registrations for that
+ * address: wildcards on an SRCU list, data-match items in an SRCU-protected
+ * hash table keyed by the match value.  A guest write signals every wildcard
+ * and every item whose value equals the written value.
+ *
+ * kvm->slots_lock serializes all updates: kvm->ioeventfds (the list of
+ * groups), the item lists and table resizing.  Guest writes run under
+ * kvm->srcu only, so anything a reader may still see is freed only after
+ * synchronize_srcu_expedited().  A group lives on its bus exactly as long as
+ * it has items, so bus->ioeventfd_count counts groups.
+ */
+
+/* Bound the bus array, which is copied each time a group comes or goes. */
+static unsigned int max_ioeventfd_groups = 32768;
+module_param(max_ioeventfd_groups, uint, 0644);
+
+/* Past 2^20 buckets (8 MiB), let chains grow rather than the table. */
+#define IOEVENTFD_TABLE_MIN_BITS	2
+#define IOEVENTFD_TABLE_MAX_BITS	20
+
+struct ioeventfd_item {
+	struct eventfd_ctx *eventfd;
+	u64 datamatch;
+	bool wildcard;
+	union {
+		/* On ioeventfd_group.wildcards. */
+		struct list_head wildcard_node;
+		/* In ioeventfd_table.buckets, see ioeventfd_table.node. */
+		struct hlist_node hnode[2];
+	};
+};
+
+struct ioeventfd_table {
+	unsigned int bits;
+	/*
+	 * Index of the hnode[] entry that links items into this table.  A
+	 * resize links the items through the other entry, so that readers of
+	 * the old table can keep walking it until the grace period ends.
+	 */
+	unsigned int node;
+	struct hlist_head buckets[];
+};
+
+struct ioeventfd_group {
+	struct kvm_io_device dev;
+	/* On kvm->ioeventfds. */
+	struct list_head node;
+	struct kvm *kvm;
+	gpa_t addr;
+	int len;
+	enum kvm_bus bus_idx;
+	unsigned int nr_items;
+	unsigned int nr_datamatch;
+	struct list_head wildcards;
+	struct ioeventfd_table __rcu *table;
+};
+
+static inline struct ioeventfd_group *to_ioeventfd_group(struct kvm_io_device *dev)
+{
+	return container_of(dev, struct ioeventfd_group, dev);
+}
+
+static struct ioeventfd_table *ioeventfd_table(struct ioeventfd_group *group)
+{
+	struct kvm *kvm = group->kvm;
+
+	/* Same rules as kvm_get_bus(): VM teardown has no readers left. */
+	return srcu_dereference_check(group->table, &kvm->srcu,
+				      lockdep_is_held(&kvm->slots_lock) ||
+				      !refcount_read(&kvm->users_count));
+}
+
+static struct hlist_head *ioeventfd_bucket(struct ioeventfd_table *table, u64 datamatch)
+{
+	return &table->buckets[hash_64(datamatch, table->bits)];
+}
+
+static struct ioeventfd_table *ioeventfd_table_alloc(unsigned int bits, unsigned int node,
+						     gfp_t gfp)
+{
+	struct ioeventfd_table *table;
+
+	table = kvzalloc(struct_size(table, buckets, 1U << bits), gfp);
+	if (!table)
+		return NULL;
+
+	table->bits = bits;
+	table->node = node;
+	return table;
+}
+
+static void ioeventfd_item_free(struct ioeventfd_item *item)
+{
+	if (!item)
+		return;
+
+	eventfd_ctx_put(item->eventfd);
+	kfree(item);
+}
+
+static bool ioeventfd_in_range(const struct ioeventfd_group *group, gpa_t addr, int len)
+{
+	/* A zero-length group takes writes of any length at its address. */
+	return addr == group->addr && (!group->len || len == group->len);
+}
+
+static bool ioeventfd_read_value(const void *val, int len, u64 *value)
+{
+	/* The value may straddle a page, so never assume alignment. */
+	switch (len) {
+	case 1:
+		*value = *(const u8 *)val;
+		return true;
+	case 2:
+		*value = get_unaligned((const u16 *)val);
+		return true;
+	case 4:
+		*value = get_unaligned((const u32 *)val);
+		return true;
+	case 8:
+		*value = get_unaligned((const u64 *)val);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static unsigned int ioeventfd_signal_wildcards(struct ioeventfd_group *group)
+{
+	struct ioeventfd_item *item;
+	unsigned int signals = 0;
+
+	list_for_each_entry_srcu(item, &group->wildcards, wildcard_node,
+				 srcu_read_lock_held(&group->kvm->srcu)) {
+		eventfd_signal(item->eventfd);
+		signals++;
+	}
+	return signals;
+}
+
+static unsigned int ioeventfd_signal_datamatch(struct ioeventfd_group *group, u64 value)
+{
+	struct ioeventfd_table *table = ioeventfd_table(group);
+	unsigned int idx = table->node;
+	struct ioeventfd_item *item;
+	unsigned int signals = 0;
+
+	hlist_for_each_entry_srcu(item, ioeventfd_bucket(table, value), hnode[idx],
+				  srcu_read_lock_held(&group->kvm->srcu)) {
+		if (item->datamatch != value)
+			continue;
+
+		eventfd_signal(item->eventfd);
+		signals++;
+	}
+	return signals;
+}
+
+static int ioeventfd_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev, gpa_t addr,
+			   int len, const void *val)
+{
+	struct ioeventfd_group *group = to_ioeventfd_group(dev);
+	unsigned int signals;
+	u64 value;
+
+	if (!ioeventfd_in_range(group, addr, len))
+		return -EOPNOTSUPP;
+
+	signals = ioeventfd_signal_wildcards(group);
+
+	/* Zero-length groups hold only wildcards, and @val may be NULL for them. */
+	if (group->len && ioeventfd_read_value(val, len, &value))
+		signals += ioeventfd_signal_datamatch(group, value);
+
+	if (vcpu) {
+		vcpu->stat.generic.ioeventfd_signals += signals;
+		if (!signals)
+			++vcpu->stat.generic.ioeventfd_misses;
+	}
+
+	/* Let userspace handle a write that matched no item. */
+	return signals ? 0 : -EOPNOTSUPP;
+}
+
+/*
+ * Called once the group is off its bus and no vCPU can reach it, either
+ * from kvm_io_bus_unregister_dev() or when the bus is destroyed.
+ */
+static void ioeventfd_destructor(struct kvm_io_device *dev)
+{
+	struct ioeventfd_group *group = to_ioeventfd_group(dev);
+	struct ioeventfd_table *table = ioeventfd_table(group);
+	unsigned int idx = table->node;
+	struct ioeventfd_item *item, *tmp;
+	struct hlist_node *next;
+	unsigned int i;
+
+	list_for_each_entry_safe(item, tmp, &group->wildcards, wildcard_node)
+		ioeventfd_item_free(item);
+
+	for (i = 0; i < (1U << table->bits); i++)
+		hlist_for_each_entry_safe(item, next, &table->buckets[i], hnode[idx])
+			ioeventfd_item_free(item);
+
+	kvfree(table);
+	list_del(&group->node);
+	kfree(group);
+}
+
+static const struct kvm_io_device_ops ioeventfd_ops = {
+	.write = ioeventfd_write,
+	.destructor = ioeventfd_destructor,
+};
+
+static void ioeventfd_table_grow(struct ioeventfd_group *group)
+{
+	struct ioeventfd_table *old = ioeventfd_table(group);
+	struct ioeventfd_table *new;
+	struct ioeventfd_item *item;
+	unsigned int i;
+
+	if (group->nr_datamatch <= 2U << old->bits || old->bits >= IOEVENTFD_TABLE_MAX_BITS)
+		return;
+
+	/* Growing only shortens the chains, so keep the old table on failure. */
+	new = ioeventfd_table_alloc(old->bits + 1, !old->node,
+				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!new)
+		return;
+
+	for (i = 0; i < (1U << old->bits); i++)
+		hlist_for_each_entry(item, &old->buckets[i], hnode[old->node])
+			hlist_add_head(&item->hnode[new->node],
+				       ioeventfd_bucket(new, item->datamatch));
+
+	/* Release barrier: readers must see the buckets filled in above. */
+	rcu_assign_pointer(group->table, new);
+
+	/*
+	 * Readers may still walk the old table through the other hnode[].
+	 * Wait for them before freeing it and before the next resize reuses
+	 * that hnode[].
+	 */
+	synchronize_srcu_expedited(&group->kvm->srcu);
+	kvfree(old);
+}
+
+static void ioeventfd_link_item(struct ioeventfd_group *group, struct ioeventfd_item *item)
+{
+	struct ioeventfd_table *table = ioeventfd_table(group);
+
+	lockdep_assert_held(&group->kvm->slots_lock);
+
+	group->nr_items++;
+
+	/* The _rcu helpers publish the item only after it is initialized. */
+	if (item->wildcard) {
+		list_add_tail_rcu(&item->wildcard_node, &group->wildcards);
+		return;
+	}
+
+	hlist_add_head_rcu(&item->hnode[table->node], ioeventfd_bucket(table, item->datamatch));
+	group->nr_datamatch++;
+	ioeventfd_table_grow(group);
+}
+
+static void ioeventfd_unlink_item(struct ioeventfd_group *group, struct ioeventfd_item *item)
+{
+	struct ioeventfd_table *table = ioeventfd_table(group);
+
+	lockdep_assert_held(&group->kvm->slots_lock);
+
+	group->nr_items--;
+
+	if (item->wildcard) {
+		list_del_rcu(&item->wildcard_node);
+		return;
+	}
+
+	hlist_del_rcu(&item->hnode[table->node]);
+	group->nr_datamatch--;
+}
+
+static struct ioeventfd_item *ioeventfd_find_item(struct ioeventfd_group *group,
+						  struct eventfd_ctx *eventfd,
+						  bool wildcard, u64 datamatch)
+{
+	struct ioeventfd_table *table = ioeventfd_table(group);
+	struct ioeventfd_item *item;
+
+	lockdep_assert_held(&group->kvm->slots_lock);
+
+	if (wildcard) {
+		list_for_each_entry(item, &group->wildcards, wildcard_node)
+			if (item->eventfd == eventfd)
+				return item;
+		return NULL;
+	}
+
+	hlist_for_each_entry(item, ioeventfd_bucket(table, datamatch), hnode[table->node])
+		if (item->eventfd == eventfd && item->datamatch == datamatch)
+			return item;
+	return NULL;
+}
+
+static struct ioeventfd_group *ioeventfd_find_group(struct kvm *kvm, enum kvm_bus bus_idx,
+						    gpa_t addr, int len)
+{
+	struct ioeventfd_group *group;
+
+	lockdep_assert_held(&kvm->slots_lock);
+
+	list_for_each_entry(group, &kvm->ioeventfds, node)
+		if (group->bus_idx == bus_idx && group->addr == addr && group->len == len)
+			return group;
+	return NULL;
+}
+
+static bool ioeventfd_group_collides(struct kvm *kvm, enum kvm_bus bus_idx, gpa_t addr, int len)
+{
+	struct ioeventfd_group *group;
+
+	lockdep_assert_held(&kvm->slots_lock);
+
+	/*
+	 * The bus stops at the first device that accepts a write, so a
+	 * zero-length group and a sized group at the same address would
+	 * shadow each other.
+	 */
+	list_for_each_entry(group, &kvm->ioeventfds, node)
+		if (group->bus_idx == bus_idx && group->addr == addr && !group->len != !len)
+			return true;
+	return false;
+}
+
+static int ioeventfd_check_group_limit(struct kvm *kvm, enum kvm_bus bus_idx)
+{
+	struct kvm_io_bus *bus = kvm_get_bus(kvm, bus_idx);
+
+	if (!bus)
+		return -ENOMEM;
+
+	if (bus->ioeventfd_count >= READ_ONCE(max_ioeventfd_groups))
+		return -ENOSPC;
+
+	return 0;
+}
+
+static struct ioeventfd_group *ioeventfd_group_create(struct kvm *kvm, enum kvm_bus bus_idx,
+						      gpa_t addr, int len,
+						      struct ioeventfd_item *item)
+{
+	struct ioeventfd_group *group;
+	struct ioeventfd_table *table;
+	int ret;
+
+	lockdep_assert_held(&kvm->slots_lock);
+
+	if (ioeventfd_group_collides(kvm, bus_idx, addr, len))
+		return ERR_PTR(-EEXIST);
+
+	ret = ioeventfd_check_group_limit(kvm, bus_idx);
+	if (ret)
+		return ERR_PTR(ret);
+
+	group = kzalloc(sizeof(*group), GFP_KERNEL_ACCOUNT);
+	if (!group)
+		return ERR_PTR(-ENOMEM);
+
+	table = ioeventfd_table_alloc(IOEVENTFD_TABLE_MIN_BITS, 0, GFP_KERNEL_ACCOUNT);
+	if (!table) {
+		ret = -ENOMEM;
+		goto out_free_group;
+	}
+
+	kvm_iodevice_init(&group->dev, &ioeventfd_ops);
+	group->kvm = kvm;
+	group->addr = addr;
+	group->len = len;
+	group->bus_idx = bus_idx;
+	INIT_LIST_HEAD(&group->wildcards);
+	RCU_INIT_POINTER(group->table, table);
+	ioeventfd_link_item(group, item);
+
+	/* Publishing the bus orders the initialization above for vCPUs. */
+	ret = kvm_io_bus_register_dev(kvm, bus_idx, addr, len, &group->dev);
+	if (ret)
+		goto out_free_table;
+
+	kvm_get_bus(kvm, bus_idx)->ioeventfd_count++;
+	list_add_tail(&group->node, &kvm->ioeventfds);
+	return group;
+
+out_free_table:
+	kvfree(table);
+out_free_group:
+	kfree(group);
+	return ERR_PTR(ret);
+}
+
+/* The destructor frees the group and every item still linked to it. */
+static void ioeventfd_group_destroy(struct ioeventfd_group *group)
+{
+	enum kvm_bus bus_idx = group->bus_idx;
+	struct kvm *kvm = group->kvm;
+	struct kvm_io_bus *bus;
+
+	lockdep_assert_held(&kvm->slots_lock);
+
+	kvm_io_bus_unregister_dev(kvm, bus_idx, &group->dev);
+
+	/* On failure the whole bus, this group included, is already gone. */
+	bus = kvm_get_bus(kvm, bus_idx);
+	if (bus)
+		bus->ioeventfd_count--;
+}
+
+static void ioeventfd_remove_item(struct ioeventfd_group *group, struct ioeventfd_item *item)
+{
+	struct kvm *kvm = group->kvm;
+
+	/* Unregistering waits for readers, so the last item goes with its group. */
+	if (group->nr_items == 1) {
+		ioeventfd_group_destroy(group);
+		return;
+	}
+
+	ioeventfd_unlink_item(group, item);
+
+	/* Make sure no vCPU can still signal the item once deassign returns. */
+	synchronize_srcu_expedited(&kvm->srcu);
+	ioeventfd_item_free(item);
+}
+
+/* On success the group owns @item; on failure the caller still does. */
+static struct ioeventfd_group *ioeventfd_add_item(struct kvm *kvm, enum kvm_bus bus_idx,
+						  gpa_t addr, int len,
+						  struct ioeventfd_item *item)
+{
+	struct ioeventfd_group *group;
+
+	lockdep_assert_held(&kvm->slots_lock);
+
+	group = ioeventfd_find_group(kvm, bus_idx, addr, len);
+	if (!group)
+		return ioeventfd_group_create(kvm, bus_idx, addr, len, item);
+
+	if (ioeventfd_find_item(group, item->eventfd, item->wildcard, item->datamatch))
+		return ERR_PTR(-EEXIST);
+
+	ioeventfd_link_item(group, item);
+	return group;
+}
+
+static int ioeventfd_remove(struct kvm *kvm, enum kvm_bus bus_idx,
+			    const struct kvm_ioeventfd *args, struct eventfd_ctx *eventfd)
+{
+	bool wildcard = !(args->flags & KVM_IOEVENTFD_FLAG_DATAMATCH);
+	struct ioeventfd_group *group;
+	struct ioeventfd_item *item;
+
+	lockdep_assert_held(&kvm->slots_lock);
+
+	group = ioeventfd_find_group(kvm, bus_idx, args->addr, args->len);
+	if (!group)
+		return -ENOENT;
+
+	item = ioeventfd_find_item(group, eventfd, wildcard, args->datamatch);
+	if (!item)
+		return -ENOENT;
+
+	ioeventfd_remove_item(group, item);
+	return 0;
+}
+
+static enum kvm_bus ioeventfd_bus_from_flags(__u32 flags)
+{
+	if (flags & KVM_IOEVENTFD_FLAG_PIO)
+		return KVM_PIO_BUS;
+	if (flags & KVM_IOEVENTFD_FLAG_VIRTIO_CCW_NOTIFY)
+		return KVM_VIRTIO_CCW_NOTIFY_BUS;
+	return KVM_MMIO_BUS;
+}
+
+/* Zero-length MMIO also goes on the fast MMIO bus, for faster exits. */
+static bool ioeventfd_wants_fast_mmio(const struct kvm_ioeventfd *args)
+{
+	return !args->len && ioeventfd_bus_from_flags(args->flags) == KVM_MMIO_BUS;
+}
+
+static int ioeventfd_check_args(const struct kvm_ioeventfd *args)
+{
+	switch (args->len) {
+	case 0:
+	case 1:
+	case 2:
+	case 4:
+	case 8:
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	if (args->addr + args->len < args->addr)
+		return -EINVAL;
+
+	if (args->flags & ~KVM_IOEVENTFD_VALID_FLAG_MASK)
+		return -EINVAL;
+
+	/* A zero-length write has no value to match. */
+	if (!args->len && (args->flags & KVM_IOEVENTFD_FLAG_DATAMATCH))
+		return -EINVAL;
+
+	return 0;
+}
+
+static struct ioeventfd_item *ioeventfd_item_alloc(struct file *file,
+						   const struct kvm_ioeventfd *args)
+{
+	struct ioeventfd_item *item;
+
+	item = kzalloc(sizeof(*item), GFP_KERNEL_ACCOUNT);
+	if (!item)
+		return NULL;
+
+	/* Cannot fail, eventfd_fget() has vetted the file. */
+	item->eventfd = eventfd_ctx_fileget(file);
+	item->wildcard = !(args->flags & KVM_IOEVENTFD_FLAG_DATAMATCH);
+	if (!item->wildcard)
+		item->datamatch = args->datamatch;
+	return item;
+}
+
+static int ioeventfd_alloc_items(const struct kvm_ioeventfd *args, struct ioeventfd_item **item,
+				 struct ioeventfd_item **fast_item)
+{
+	struct file *file;
+	int ret = 0;
+
+	file = eventfd_fget(args->fd);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+
+	*item = ioeventfd_item_alloc(file, args);
+	if (!*item) {
+		ret = -ENOMEM;
+		goto out_fput;
+	}
+
+	if (ioeventfd_wants_fast_mmio(args)) {
+		*fast_item = ioeventfd_item_alloc(file, args);
+		if (!*fast_item) {
+			ret = -ENOMEM;
+			goto out_free_item;
+		}
+	}
+
+	fput(file);
+	return 0;
+
+out_free_item:
+	ioeventfd_item_free(*item);
+out_fput:
+	fput(file);
+	return ret;
+}
+
+static int kvm_assign_ioeventfd(struct kvm *kvm, struct kvm_ioeventfd *args)
+{
+	enum kvm_bus bus_idx = ioeventfd_bus_from_flags(args->flags);
+	struct ioeventfd_item *item = NULL, *fast_item = NULL;
+	struct ioeventfd_group *group, *fast_group;
+	int ret;
+
+	ret = ioeventfd_check_args(args);
+	if (ret)
+		return ret;
+
+	ret = ioeventfd_alloc_items(args, &item, &fast_item);
+	if (ret)
+		return ret;
+
+	mutex_lock(&kvm->slots_lock);
+
+	group = ioeventfd_add_item(kvm, bus_idx, args->addr, args->len, item);
+	if (IS_ERR(group)) {
+		ret = PTR_ERR(group);
+		goto out_unlock;
+	}
+
+	if (fast_item) {
+		fast_group = ioeventfd_add_item(kvm, KVM_FAST_MMIO_BUS, args->addr, 0, fast_item);
+		if (IS_ERR(fast_group)) {
+			ret = PTR_ERR(fast_group);
+			goto out_remove_item;
+		}
+	}
+
+	mutex_unlock(&kvm->slots_lock);
+	return 0;
+
+out_remove_item:
+	ioeventfd_remove_item(group, item);
+	item = NULL;
+out_unlock:
+	mutex_unlock(&kvm->slots_lock);
+	ioeventfd_item_free(fast_item);
+	ioeventfd_item_free(item);
+	return ret;
+}
+
+static int kvm_deassign_ioeventfd(struct kvm *kvm, struct kvm_ioeventfd *args)
+{
+	enum kvm_bus bus_idx = ioeventfd_bus_from_flags(args->flags);
+	struct eventfd_ctx *eventfd;
+	int ret;
+
+	eventfd = eventfd_ctx_fdget(args->fd);
+	if (IS_ERR(eventfd))
+		return PTR_ERR(eventfd);
+
+	mutex_lock(&kvm->slots_lock);
+	ret = ioeventfd_remove(kvm, bus_idx, args, eventfd);
+	/* The fast MMIO item only mirrors the MMIO one, report the latter. */
+	if (ioeventfd_wants_fast_mmio(args))
+		ioeventfd_remove(kvm, KVM_FAST_MMIO_BUS, args, eventfd);
+	mutex_unlock(&kvm->slots_lock);
+
+	eventfd_ctx_put(eventfd);
+	return ret;
+}
+
+int kvm_ioeventfd(struct kvm *kvm, struct kvm_ioeventfd *args)
+{
+	if (args->flags & KVM_IOEVENTFD_FLAG_DEASSIGN)
+		return kvm_deassign_ioeventfd(kvm, args);
+
+	return kvm_assign_ioeventfd(kvm, args);
+}
