@@ -716,7 +716,12 @@ static int ioregion_check_args(const struct kvm_ioregion *args)
 	return 0;
 }
 
-/* Pipes and stream sockets carry bytes in order, and can be used without blocking. */
+/*
+ * Accept only stream sockets and pipes: they carry bytes in order, and both
+ * honour MSG_DONTWAIT or IOCB_NOWAIT.  Do not ask for FMODE_NOWAIT, because
+ * a named FIFO opened with open(2) lacks it although pipe_read() and
+ * pipe_write() never sleep for data or room when given IOCB_NOWAIT.
+ */
 static bool ioregion_file_usable(struct file *file)
 {
 	struct socket *sock = sock_from_file(file);
@@ -724,7 +729,7 @@ static bool ioregion_file_usable(struct file *file)
 	if (sock)
 		return sock->type == SOCK_STREAM;
 
-	return S_ISFIFO(file_inode(file)->i_mode) && (file->f_mode & FMODE_NOWAIT) &&
+	return S_ISFIFO(file_inode(file)->i_mode) &&
 	       file->f_op->read_iter && file->f_op->write_iter;
 }
 
