@@ -1,0 +1,2172 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KVM_SET_IOREGION: guest MMIO and PIO accesses that KVM sends to a device
+ * task over a pipe pair or a stream socket, as 32-byte commands and
+ * responses, without exiting to userspace.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <linux/ioregion.h>
+#include <linux/sizes.h>
+
+#include "ioregion_device.h"
+#include "kvm_test_harness.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "ucall_common.h"
+
+/* Used by the x86 ucall implementation, never a region. */
+#define UCALL_PIO_PORT		0x1000
+
+/* Arbitrary, clear of ucall and of the in-kernel PIC and PIT. */
+#define PIO_BASE		0x6000
+
+/* Outside every memslot, identity mapped by the fixture. */
+#define MMIO_GPA		(4ull * SZ_1G)
+#define MMIO_NR_PAGES		4
+
+/* Every region is one register file of the device. */
+#define REGION_SIZE		IOREGION_REGFILE_SIZE
+
+/* Zero-length regions, away from the register files. */
+#define ZL_GPA			(MMIO_GPA + 2 * PAGE_SIZE)
+#define ZL_PORT			(PIO_BASE + 0x2000)
+
+/* Upper bits set in every byte, so that truncation or sign extension shows. */
+#define PATTERN			0xf1e2d3c4b5a69788ull
+
+/* What the device puts above the access size of a read's value. */
+#define JUNK			0xa55aa55aa55aa55aull
+
+/*
+ * user_data of region @i, which serves register file @i of the device.  The
+ * top bytes make a corrupted or shifted command stand out.
+ */
+#define NR_REGFILES		16
+#define USER_DATA_BASE		0x8877665544332200ull
+#define USER_DATA(i)		(USER_DATA_BASE | (i))
+
+/* Region indices of the stress tests: vCPU i has MMIO region i and PIO region i + 8. */
+#define STRESS_PIO		8
+#define MAX_STRESS_VCPUS	8
+
+#define LOG_SIZE		4096
+#define MAX_OPS			48
+#define MAX_CMDS		128
+
+/* x86 port I/O is at most 4 bytes wide, (non-SSE) MMIO at most 8. */
+static const u8 access_sizes[] = { 1, 2, 4, 8 };
+
+static int nr_access_sizes(bool pio)
+{
+	return pio ? 3 : 4;
+}
+
+/* PATTERN rotated right by @n bytes: high bits set in every byte still. */
+static u64 pattern(int n)
+{
+	n = (n % 8) * 8;
+	return n ? PATTERN >> n | PATTERN << (64 - n) : PATTERN;
+}
+
+static const char *bus_str(bool pio)
+{
+	return pio ? "PIO" : "MMIO";
+}
+
+/* The access the guest makes, and for a read the value it must get. */
+struct io_op {
+	u64 addr;
+	u64 val;
+	u8 size;
+	bool write;
+	bool pio;
+};
+
+static struct io_op guest_ops[MAX_OPS];
+static int guest_nr_ops;
+
+/* Iterations per round of guest_stress(), set by the host. */
+static u64 stress_iters;
+
+static void guest_pio_write(u16 port, u32 size, u32 val)
+{
+	switch (size) {
+	case 1:
+		asm volatile("outb %b0, %w1" : : "a"(val), "Nd"(port));
+		break;
+	case 2:
+		asm volatile("outw %w0, %w1" : : "a"(val), "Nd"(port));
+		break;
+	case 4:
+		asm volatile("outl %0, %w1" : : "a"(val), "Nd"(port));
+		break;
+	default:
+		GUEST_FAIL("Unsupported %u-byte PIO write", size);
+	}
+}
+
+static u64 guest_pio_read(u16 port, u32 size)
+{
+	u8 b;
+	u16 w;
+	u32 l;
+
+	switch (size) {
+	case 1:
+		asm volatile("inb %w1, %b0" : "=a"(b) : "Nd"(port));
+		return b;
+	case 2:
+		asm volatile("inw %w1, %w0" : "=a"(w) : "Nd"(port));
+		return w;
+	case 4:
+		asm volatile("inl %w1, %0" : "=a"(l) : "Nd"(port));
+		return l;
+	default:
+		GUEST_FAIL("Unsupported %u-byte PIO read", size);
+		return 0;
+	}
+}
+
+static void guest_mmio_write(u64 gpa, u32 size, u64 val)
+{
+	switch (size) {
+	case 1:
+		WRITE_ONCE(*(u8 *)gpa, val);
+		break;
+	case 2:
+		WRITE_ONCE(*(u16 *)gpa, val);
+		break;
+	case 4:
+		WRITE_ONCE(*(u32 *)gpa, val);
+		break;
+	case 8:
+		WRITE_ONCE(*(u64 *)gpa, val);
+		break;
+	default:
+		GUEST_FAIL("Unsupported %u-byte MMIO write", size);
+	}
+}
+
+static u64 guest_mmio_read(u64 gpa, u32 size)
+{
+	switch (size) {
+	case 1:
+		return READ_ONCE(*(u8 *)gpa);
+	case 2:
+		return READ_ONCE(*(u16 *)gpa);
+	case 4:
+		return READ_ONCE(*(u32 *)gpa);
+	case 8:
+		return READ_ONCE(*(u64 *)gpa);
+	default:
+		GUEST_FAIL("Unsupported %u-byte MMIO read", size);
+		return 0;
+	}
+}
+
+/* Make the accesses the host put in guest_ops[], then report. */
+static void guest_code(void)
+{
+	const struct io_op *op;
+	u64 val;
+	int i;
+
+	for (;;) {
+		for (i = 0; i < READ_ONCE(guest_nr_ops); i++) {
+			op = &guest_ops[i];
+			if (op->write) {
+				if (op->pio)
+					guest_pio_write(op->addr, op->size, op->val);
+				else
+					guest_mmio_write(op->addr, op->size, op->val);
+				continue;
+			}
+
+			if (op->pio)
+				val = guest_pio_read(op->addr, op->size);
+			else
+				val = guest_mmio_read(op->addr, op->size);
+			__GUEST_ASSERT(val == op->val,
+				       "Op %d: %u-byte %s read at 0x%lx returned 0x%lx, expected 0x%lx",
+				       i, op->size, op->pio ? "PIO" : "MMIO", op->addr, val,
+				       op->val);
+		}
+		GUEST_SYNC(i);
+	}
+}
+
+static u64 stress_mmio(u32 idx)
+{
+	return MMIO_GPA + idx * REGION_SIZE;
+}
+
+static u16 stress_port(u32 idx)
+{
+	return PIO_BASE + idx * REGION_SIZE;
+}
+
+/* The value vCPU @idx writes in iteration @n, for the device to check. */
+static u64 stress_val(u32 idx, u64 n)
+{
+	return PATTERN ^ ((u64)idx << 52) ^ (n * 0x10001);
+}
+
+/*
+ * Each iteration writes a sequence number to register 0 of the vCPU's MMIO
+ * region and reads it back, then the same through the upper half of register
+ * 0 of its PIO region.
+ */
+static void guest_stress(u32 idx)
+{
+	const u64 mmio = stress_mmio(idx);
+	const u16 port = stress_port(idx) + 4;
+	u64 n = 0, end, v, val;
+
+	for (;;) {
+		end = n + READ_ONCE(stress_iters);
+		for (; n < end; n++) {
+			v = stress_val(idx, n);
+
+			WRITE_ONCE(*(u64 *)mmio, v);
+			val = READ_ONCE(*(u64 *)mmio);
+			__GUEST_ASSERT(val == v,
+				       "vCPU %u, iteration %lu: MMIO read 0x%lx, wrote 0x%lx",
+				       idx, n, val, v);
+
+			guest_pio_write(port, 4, v);
+			val = guest_pio_read(port, 4);
+			__GUEST_ASSERT(val == (u32)v,
+				       "vCPU %u, iteration %lu: PIO read 0x%lx, wrote 0x%x",
+				       idx, n, val, (u32)v);
+		}
+		GUEST_SYNC(n);
+	}
+}
+
+/* The device task of a test, serving one register file per region. */
+enum dev_mode {
+	/* Answer every command. */
+	DEV_SERVE,
+	/* Take command fault_at, then close both ends without answering. */
+	DEV_HANG_UP,
+	/* Answer command fault_at with nonzero pad, then go on. */
+	DEV_BAD_PAD,
+	/* Take command fault_at, answer it with STALE_VAL once released. */
+	DEV_STALL,
+};
+
+#define STALE_VAL		0x5a1e5a1e5a1e5a1eull
+
+struct test_dev {
+	/* The ends given to KVM_SET_IOREGION, the same socket or two pipes. */
+	int kvm_rfd;
+	int kvm_wfd;
+	/* The device's ends. */
+	int rfd;
+	int wfd;
+
+	enum dev_mode mode;
+	u32 fault_at;
+	sem_t stalled;
+	sem_t release;
+	/* Per command, to make vCPUs wait for the device. */
+	u32 delay_us;
+	/* Check the sequence of guest_stress() accesses. */
+	bool stress;
+
+	pthread_t thread;
+	bool running;
+	int ret;
+
+	/* Everything below is protected by lock. */
+	pthread_mutex_t lock;
+	struct ioregion_regfile regs[NR_REGFILES];
+	u64 seq[NR_REGFILES];
+	bool want_read[NR_REGFILES];
+	struct ioregionfd_cmd log[LOG_SIZE];
+	u32 nr_cmds;
+};
+
+static const char *cmd_str(const struct ioregionfd_cmd *cmd, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "{cmd %u, size %u, flags 0x%x, pad %02x%02x%02x%02x%02x, user_data 0x%llx, offset 0x%llx, data 0x%llx}",
+		 cmd->cmd, cmd->size, cmd->flags, cmd->pad[0], cmd->pad[1], cmd->pad[2],
+		 cmd->pad[3], cmd->pad[4], cmd->user_data, cmd->offset, cmd->data);
+	return buf;
+}
+
+/* What must hold for any command: a torn or interleaved one fails here. */
+static void dev_check_cmd(const struct ioregionfd_cmd *cmd)
+{
+	bool read = cmd->cmd == IOREGIONFD_CMD_READ;
+	u64 idx = cmd->user_data - USER_DATA_BASE;
+	char buf[192];
+	bool ok;
+	int i;
+
+	ok = read || cmd->cmd == IOREGIONFD_CMD_WRITE;
+	for (i = 0; i < sizeof(cmd->pad); i++)
+		ok &= !cmd->pad[i];
+	ok &= !(cmd->flags & ~IOREGIONFD_CMD_RESP);
+	ok &= cmd->size == 1 || cmd->size == 2 || cmd->size == 4 || cmd->size == 8 ||
+	      (!cmd->size && !read);
+	ok &= !(cmd->data & ~ioregion_size_mask(cmd->size));
+	ok &= !read || (cmd->flags == IOREGIONFD_CMD_RESP && !cmd->data);
+	ok &= idx < NR_REGFILES;
+	ok &= cmd->offset < REGION_SIZE && cmd->offset + cmd->size <= REGION_SIZE;
+
+	TEST_ASSERT(ok, "Device got a malformed command %s", cmd_str(cmd, buf, sizeof(buf)));
+}
+
+/*
+ * guest_stress() makes, per region, a write of the next sequence number and
+ * a read, in turn.  A lost, repeated or reordered command breaks the turn.
+ */
+static void dev_check_stress(struct test_dev *dev, const struct ioregionfd_cmd *cmd)
+{
+	u32 r = cmd->user_data - USER_DATA_BASE;
+	bool pio = r & STRESS_PIO;
+	u8 size = pio ? 4 : 8;
+	u64 want = stress_val(r % STRESS_PIO, dev->seq[r]) & ioregion_size_mask(size);
+	char buf[192];
+
+	TEST_ASSERT(cmd->size == size && cmd->offset == (pio ? 4 : 0) &&
+		    cmd->flags == IOREGIONFD_CMD_RESP,
+		    "Region %u: unexpected command %s", r, cmd_str(cmd, buf, sizeof(buf)));
+
+	if (dev->want_read[r]) {
+		TEST_ASSERT(cmd->cmd == IOREGIONFD_CMD_READ,
+			    "Region %u: expected the read of iteration %lu, got %s",
+			    r, dev->seq[r], cmd_str(cmd, buf, sizeof(buf)));
+		dev->want_read[r] = false;
+		dev->seq[r]++;
+		return;
+	}
+
+	TEST_ASSERT(cmd->cmd == IOREGIONFD_CMD_WRITE && cmd->data == want,
+		    "Region %u: expected the write of 0x%lx (iteration %lu), got %s",
+		    r, want, dev->seq[r], cmd_str(cmd, buf, sizeof(buf)));
+	dev->want_read[r] = true;
+}
+
+static u64 dev_handler(void *opaque, const struct ioregionfd_cmd *cmd)
+{
+	struct test_dev *dev = opaque;
+	u64 mask = ioregion_size_mask(cmd->size);
+	u64 val;
+
+	dev_check_cmd(cmd);
+
+	pthread_mutex_lock(&dev->lock);
+	if (dev->nr_cmds < LOG_SIZE)
+		dev->log[dev->nr_cmds] = *cmd;
+	dev->nr_cmds++;
+	if (dev->stress)
+		dev_check_stress(dev, cmd);
+	val = ioregion_regfile_access(&dev->regs[cmd->user_data - USER_DATA_BASE], cmd);
+	pthread_mutex_unlock(&dev->lock);
+
+	if (dev->delay_us)
+		usleep(dev->delay_us);
+
+	/* KVM must truncate the value to the access size. */
+	return cmd->cmd == IOREGIONFD_CMD_READ ? val | (JUNK & ~mask) : 0;
+}
+
+static u32 dev_nr_cmds(struct test_dev *dev)
+{
+	u32 nr;
+
+	pthread_mutex_lock(&dev->lock);
+	nr = dev->nr_cmds;
+	pthread_mutex_unlock(&dev->lock);
+	return nr;
+}
+
+static void close_ends(int *rfd, int *wfd)
+{
+	if (*rfd >= 0)
+		close(*rfd);
+	if (*wfd >= 0 && *wfd != *rfd)
+		close(*wfd);
+	*rfd = -1;
+	*wfd = -1;
+}
+
+/* Misbehave on command fault_at, as dev->mode says. */
+static void *dev_faulty_thread(struct test_dev *dev)
+{
+	struct ioregionfd_resp resp = {};
+	struct ioregionfd_cmd cmd;
+	bool fault;
+	u64 data;
+	int ret;
+
+	for (;;) {
+		ret = ioregion_device_recv_cmd(dev->rfd, &cmd);
+		if (ret) {
+			dev->ret = ret == -EPIPE ? 0 : ret;
+			return NULL;
+		}
+
+		fault = dev_nr_cmds(dev) == dev->fault_at;
+		data = dev_handler(dev, &cmd);
+		if (fault && dev->mode == DEV_HANG_UP) {
+			close_ends(&dev->rfd, &dev->wfd);
+			dev->ret = 0;
+			return NULL;
+		}
+		if (fault && dev->mode == DEV_BAD_PAD) {
+			resp.data = data;
+			resp.pad[sizeof(resp.pad) - 1] = 1;
+			TEST_ASSERT(write(dev->wfd, &resp, sizeof(resp)) == sizeof(resp),
+				    "Failed to write a malformed response, errno = %d", errno);
+			continue;
+		}
+		if (fault && dev->mode == DEV_STALL) {
+			sem_post(&dev->stalled);
+			while (sem_wait(&dev->release) && errno == EINTR)
+				;
+			data = STALE_VAL;
+		}
+
+		if (!(cmd.flags & IOREGIONFD_CMD_RESP))
+			continue;
+		ret = ioregion_device_send_resp(dev->wfd, data);
+		if (ret) {
+			dev->ret = ret;
+			return NULL;
+		}
+	}
+}
+
+static void *dev_thread(void *arg)
+{
+	struct test_dev *dev = arg;
+
+	if (dev->mode != DEV_SERVE)
+		return dev_faulty_thread(dev);
+
+	dev->ret = ioregion_device_serve(dev->rfd, dev->wfd, dev_handler, dev);
+	return NULL;
+}
+
+static void dev_init(struct test_dev *dev, bool pipes)
+{
+	int cmd[2], resp[2], i;
+
+	memset(dev, 0, sizeof(*dev));
+	pthread_mutex_init(&dev->lock, NULL);
+	sem_init(&dev->stalled, 0, 0);
+	sem_init(&dev->release, 0, 0);
+	for (i = 0; i < NR_REGFILES; i++)
+		ioregion_regfile_init(&dev->regs[i]);
+
+	if (pipes) {
+		TEST_ASSERT(!pipe2(cmd, O_CLOEXEC) && !pipe2(resp, O_CLOEXEC),
+			    "pipe2() failed, errno = %d", errno);
+		dev->kvm_wfd = cmd[1];
+		dev->rfd = cmd[0];
+		dev->wfd = resp[1];
+		dev->kvm_rfd = resp[0];
+	} else {
+		TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cmd),
+			    "socketpair() failed, errno = %d", errno);
+		dev->kvm_rfd = cmd[0];
+		dev->kvm_wfd = cmd[0];
+		dev->rfd = cmd[1];
+		dev->wfd = cmd[1];
+	}
+}
+
+static void dev_start(struct test_dev *dev, enum dev_mode mode, u32 fault_at)
+{
+	dev->mode = mode;
+	dev->fault_at = fault_at;
+	TEST_ASSERT(!pthread_create(&dev->thread, NULL, dev_thread, dev),
+		    "pthread_create() failed");
+	dev->running = true;
+}
+
+/*
+ * Close the KVM ends and wait for the device to see end of file.  Every VM
+ * that used them must be gone, or the device would wait forever.
+ */
+static void dev_stop(struct test_dev *dev)
+{
+	struct timespec ts;
+	int ret;
+
+	close_ends(&dev->kvm_rfd, &dev->kvm_wfd);
+	if (dev->running) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		ret = pthread_timedjoin_np(dev->thread, NULL, &ts);
+		TEST_ASSERT(ret != ETIMEDOUT,
+			    "No end of file for the device 10 seconds after its VMs were freed: KVM still holds the fds");
+		TEST_ASSERT(!ret, "pthread_timedjoin_np() failed");
+		dev->running = false;
+		TEST_ASSERT(!dev->ret, "The device task failed, error %d (%s)",
+			    -dev->ret, strerror(-dev->ret));
+	}
+	close_ends(&dev->rfd, &dev->wfd);
+}
+
+static int __vm_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
+{
+	return __vm_ioctl(vm, KVM_SET_IOREGION, args);
+}
+
+static void vm_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
+{
+	int ret = __vm_ioregion(vm, args);
+
+	TEST_ASSERT(!ret,
+		    "KVM_SET_IOREGION(paddr = 0x%llx, size = 0x%llx, rfd = %d, wfd = %d, flags = 0x%x) failed, errno = %d (%s)",
+		    args->guest_paddr, args->memory_size, args->read_fd, args->write_fd,
+		    args->flags, errno, strerror(errno));
+}
+
+/* Expect KVM_SET_IOREGION to fail with @err, or to succeed if @err is 0. */
+static void assert_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args, int err,
+			    const char *what)
+{
+	int ret = __vm_ioregion(vm, args);
+
+	TEST_ASSERT(err ? ret == -1 && errno == err : !ret,
+		    "%s: KVM_SET_IOREGION(paddr = 0x%llx, size = 0x%llx, rfd = %d, wfd = %d, flags = 0x%x) returned %d, errno = %d (%s), expected %s%s",
+		    what, args->guest_paddr, args->memory_size, args->read_fd, args->write_fd,
+		    args->flags, ret, ret ? errno : 0, ret ? strerror(errno) : "none",
+		    err ? "errno " : "success", err ? strerror(err) : "");
+}
+
+/* A region on the device of a test, serving register file @idx. */
+struct region {
+	u64 base;
+	u64 size;
+	u32 flags;
+	u8 idx;
+};
+
+static struct kvm_ioregion region_args(const struct region *r, const struct test_dev *dev)
+{
+	return (struct kvm_ioregion) {
+		.guest_paddr = r->base,
+		.memory_size = r->size,
+		.user_data = USER_DATA(r->idx),
+		.read_fd = dev->kvm_rfd,
+		.write_fd = dev->kvm_wfd,
+		.flags = r->flags,
+	};
+}
+
+static void region_assign(struct kvm_vm *vm, const struct region *r, const struct test_dev *dev)
+{
+	struct kvm_ioregion args = region_args(r, dev);
+
+	vm_ioregion(vm, &args);
+}
+
+static void region_deassign(struct kvm_vm *vm, const struct region *r)
+{
+	struct kvm_ioregion args = {
+		.guest_paddr = r->base,
+		.memory_size = r->size,
+		.read_fd = -1,
+		.write_fd = -1,
+		.flags = r->flags | KVM_IOREGION_DEASSIGN,
+	};
+
+	vm_ioregion(vm, &args);
+}
+
+static bool region_pio(const struct region *r)
+{
+	return r->flags & KVM_IOREGION_PIO;
+}
+
+/* An exit to userspace that an access of the guest must cause. */
+struct exp_exit {
+	u32 reason;
+	u64 addr;
+	u32 len;
+	bool write;
+	bool pio;
+	/* The value written, or the value userspace supplies for a read. */
+	u64 data;
+	/* KVM_EXIT_IOREGIONFD_FAILURE only. */
+	u32 error;
+	u8 idx;
+};
+
+struct exp_cmd {
+	struct ioregionfd_cmd cmd;
+	/* The access hit a zero-length region, which may not give a size. */
+	bool zero_len;
+};
+
+/*
+ * Guest accesses for one run, with the exits to userspace they must cause,
+ * and the commands the device must get over the whole test.  The register
+ * files in model[] predict what the guest reads.
+ */
+struct prog {
+	struct io_op ops[MAX_OPS];
+	int nr_ops;
+	struct exp_exit exits[MAX_OPS];
+	int nr_exits;
+	struct exp_cmd cmds[MAX_CMDS];
+	int nr_cmds;
+	struct ioregion_regfile model[NR_REGFILES];
+};
+
+/* Start modelling the register files of @dev as they are now. */
+static void prog_init(struct prog *p, struct test_dev *dev)
+{
+	memset(p, 0, sizeof(*p));
+	memcpy(p->model, dev->regs, sizeof(p->model));
+}
+
+static void prog_next_run(struct prog *p)
+{
+	p->nr_ops = 0;
+	p->nr_exits = 0;
+}
+
+static struct io_op *prog_add_op(struct prog *p, bool pio, u64 addr, u8 size, bool write,
+				 u64 val)
+{
+	struct io_op *op = &p->ops[p->nr_ops++];
+
+	TEST_ASSERT(p->nr_ops <= MAX_OPS, "Too many guest accesses");
+	*op = (struct io_op) {
+		.addr = addr, .size = size, .write = write, .pio = pio,
+		.val = val & ioregion_size_mask(size),
+	};
+	return op;
+}
+
+static struct ioregionfd_cmd *prog_add_cmd(struct prog *p, const struct region *r, u64 offset,
+					   u8 size, bool write, u64 val)
+{
+	struct exp_cmd *exp = &p->cmds[p->nr_cmds++];
+	bool posted = write && (r->flags & KVM_IOREGION_POSTED_WRITES);
+
+	TEST_ASSERT(p->nr_cmds <= MAX_CMDS, "Too many device commands");
+	*exp = (struct exp_cmd) {
+		.cmd = {
+			.cmd = write ? IOREGIONFD_CMD_WRITE : IOREGIONFD_CMD_READ,
+			.size = size,
+			.flags = posted ? 0 : IOREGIONFD_CMD_RESP,
+			.user_data = USER_DATA(r->idx),
+			.offset = r->size ? offset : 0,
+			.data = write ? val & ioregion_size_mask(size) : 0,
+		},
+		.zero_len = !r->size,
+	};
+	return &exp->cmd;
+}
+
+/* An access that the device serves; a read must return what the model says. */
+static void prog_access(struct prog *p, const struct region *r, u64 offset, u8 size, bool write,
+			u64 val)
+{
+	struct ioregionfd_cmd *cmd = prog_add_cmd(p, r, offset, size, write, val);
+	u64 ret = ioregion_regfile_access(&p->model[r->idx], cmd);
+
+	prog_add_op(p, region_pio(r), r->base + offset, size, write, write ? val : ret);
+}
+
+/* An access that must exit to userspace; a read gets @val from there. */
+static void prog_exit(struct prog *p, bool pio, u64 addr, u8 size, bool write, u64 val)
+{
+	struct exp_exit *exit = &p->exits[p->nr_exits++];
+
+	prog_add_op(p, pio, addr, size, write, val);
+	*exit = (struct exp_exit) {
+		.reason = pio ? KVM_EXIT_IO : KVM_EXIT_MMIO,
+		.addr = addr, .len = size, .write = write, .pio = pio,
+		.data = write ? val & ioregion_size_mask(size) : val,
+	};
+}
+
+/*
+ * An access that the device fails with @error, after getting its command if
+ * @sent; a read gets @val from userspace.
+ */
+static void prog_fail(struct prog *p, const struct region *r, u64 offset, u8 size, bool write,
+		      u64 val, int error, bool sent)
+{
+	struct exp_exit *exit = &p->exits[p->nr_exits++];
+	bool pio = region_pio(r);
+
+	if (sent)
+		prog_add_cmd(p, r, offset, size, write, val);
+	prog_add_op(p, pio, r->base + offset, size, write, val);
+	*exit = (struct exp_exit) {
+		.reason = KVM_EXIT_IOREGIONFD_FAILURE,
+		.addr = r->base + offset, .len = size, .write = write, .pio = pio,
+		.data = write ? val & ioregion_size_mask(size) : val,
+		.error = error, .idx = r->idx,
+	};
+}
+
+static const char *describe_exit(struct kvm_vcpu *vcpu, char *buf, size_t size)
+{
+	struct kvm_run *run = vcpu->run;
+	u64 data = 0;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		if (run->io.port == UCALL_PIO_PORT) {
+			snprintf(buf, size, "a ucall");
+			break;
+		}
+		memcpy(&data, (void *)run + run->io.data_offset, min_t(int, run->io.size, 8));
+		snprintf(buf, size, "KVM_EXIT_IO (%s, port 0x%x, size %u, count %u, data 0x%lx)",
+			 run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
+			 run->io.port, run->io.size, run->io.count, data);
+		break;
+	case KVM_EXIT_MMIO:
+		memcpy(&data, run->mmio.data, min_t(int, run->mmio.len, 8));
+		snprintf(buf, size, "KVM_EXIT_MMIO (%s, gpa 0x%llx, len %u, data 0x%lx)",
+			 run->mmio.is_write ? "write" : "read", run->mmio.phys_addr,
+			 run->mmio.len, data);
+		break;
+	case KVM_EXIT_IOREGIONFD_FAILURE:
+		snprintf(buf, size,
+			 "KVM_EXIT_IOREGIONFD_FAILURE (addr 0x%llx, len %u, flags 0x%x, data 0x%llx, error %u, user_data 0x%llx)",
+			 run->ioregionfd.addr, run->ioregionfd.len, run->ioregionfd.flags,
+			 run->ioregionfd.data, run->ioregionfd.error, run->ioregionfd.user_data);
+		break;
+	default:
+		snprintf(buf, size, "%s", exit_reason_str(run->exit_reason));
+	}
+	return buf;
+}
+
+static void report_guest_abort(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	if (vcpu->run->exit_reason == KVM_EXIT_IO &&
+	    vcpu->run->io.port == UCALL_PIO_PORT &&
+	    get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+}
+
+static void check_failure_exit(struct kvm_vcpu *vcpu, const struct exp_exit *exp)
+{
+	u32 flags = (exp->write ? KVM_IOREGIONFD_FAILURE_WRITE : 0) |
+		    (exp->pio ? KVM_IOREGIONFD_FAILURE_PIO : 0);
+	struct kvm_run *run = vcpu->run;
+	char buf[256];
+
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE &&
+		    run->ioregionfd.addr == exp->addr && run->ioregionfd.len == exp->len &&
+		    run->ioregionfd.flags == flags &&
+		    run->ioregionfd.data == (exp->write ? exp->data : 0) &&
+		    run->ioregionfd.error == exp->error &&
+		    run->ioregionfd.user_data == USER_DATA(exp->idx) && !run->ioregionfd.pad,
+		    "Expected KVM_EXIT_IOREGIONFD_FAILURE (addr 0x%lx, len %u, flags 0x%x, data 0x%lx, error %u, user_data 0x%llx), got %s",
+		    exp->addr, exp->len, flags, exp->write ? exp->data : 0, exp->error,
+		    USER_DATA(exp->idx), describe_exit(vcpu, buf, sizeof(buf)));
+
+	/* Emulate the read, the next KVM_RUN gives the value to the guest. */
+	if (!exp->write)
+		run->ioregionfd.data = exp->data;
+}
+
+static void check_exit(struct kvm_vcpu *vcpu, const struct exp_exit *exp)
+{
+	struct kvm_run *run = vcpu->run;
+	char buf[256];
+	u64 data = 0;
+	void *ptr;
+
+	/* Say what KVM skipped before the guest's complaint. */
+	if (run->exit_reason == KVM_EXIT_IO && run->io.port == UCALL_PIO_PORT)
+		ksft_print_msg("Expected %s at 0x%lx (%u-byte %s %s), the guest went on\n",
+			       exp->reason == KVM_EXIT_IOREGIONFD_FAILURE ?
+			       "KVM_EXIT_IOREGIONFD_FAILURE" : exit_reason_str(exp->reason),
+			       exp->addr, exp->len, bus_str(exp->pio),
+			       exp->write ? "write" : "read");
+	report_guest_abort(vcpu);
+
+	if (exp->reason == KVM_EXIT_IOREGIONFD_FAILURE) {
+		check_failure_exit(vcpu, exp);
+		return;
+	}
+
+	if (exp->pio) {
+		TEST_ASSERT(run->exit_reason == KVM_EXIT_IO &&
+			    run->io.port != UCALL_PIO_PORT &&
+			    run->io.port == exp->addr && run->io.size == exp->len &&
+			    run->io.count == 1 &&
+			    run->io.direction == (exp->write ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN),
+			    "Expected KVM_EXIT_IO (%s, port 0x%lx, size %u), got %s",
+			    exp->write ? "out" : "in", exp->addr, exp->len,
+			    describe_exit(vcpu, buf, sizeof(buf)));
+		ptr = (void *)run + run->io.data_offset;
+	} else {
+		TEST_ASSERT(run->exit_reason == KVM_EXIT_MMIO &&
+			    run->mmio.phys_addr == exp->addr &&
+			    run->mmio.len == exp->len && run->mmio.is_write == exp->write,
+			    "Expected KVM_EXIT_MMIO (%s, gpa 0x%lx, len %u), got %s",
+			    exp->write ? "write" : "read", exp->addr, exp->len,
+			    describe_exit(vcpu, buf, sizeof(buf)));
+		ptr = run->mmio.data;
+	}
+
+	if (exp->write) {
+		memcpy(&data, ptr, exp->len);
+		TEST_ASSERT(data == exp->data,
+			    "Exit to userspace at 0x%lx carries data 0x%lx, expected 0x%lx",
+			    exp->addr, data, exp->data);
+	} else {
+		memcpy(ptr, &exp->data, exp->len);
+	}
+}
+
+static void expect_sync(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+	char buf[256];
+
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_SYNC:
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	default:
+		TEST_FAIL("vCPU %u: expected the guest to finish its accesses, got %s",
+			  vcpu->id, describe_exit(vcpu, buf, sizeof(buf)));
+	}
+}
+
+static void prog_load(struct kvm_vm *vm, const struct prog *p)
+{
+	memcpy(guest_ops, p->ops, sizeof(guest_ops));
+	guest_nr_ops = p->nr_ops;
+	sync_global_to_guest(vm, guest_ops);
+	sync_global_to_guest(vm, guest_nr_ops);
+}
+
+/* vcpu_run(), but leave a guest assertion to the caller, which knows the context. */
+static void run_vcpu(struct kvm_vcpu *vcpu)
+{
+	int ret;
+
+	do {
+		ret = __vcpu_run(vcpu);
+	} while (ret == -1 && errno == EINTR);
+	TEST_ASSERT(!ret, KVM_IOCTL_ERROR(KVM_RUN, ret));
+}
+
+/* Make the guest run @p, expecting exactly its exits to userspace. */
+static void run_prog(struct kvm_vcpu *vcpu, const struct prog *p)
+{
+	int i;
+
+	prog_load(vcpu->vm, p);
+	for (i = 0; i < p->nr_exits; i++) {
+		run_vcpu(vcpu);
+		check_exit(vcpu, &p->exits[i]);
+	}
+
+	run_vcpu(vcpu);
+	expect_sync(vcpu);
+}
+
+static u64 elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/*
+ * The device must have got exactly the commands of @p, in order.  Posted
+ * writes may still be in flight, so wait a little for them.
+ */
+static void check_cmds(struct test_dev *dev, const struct prog *p)
+{
+	const struct ioregionfd_cmd *got, *want;
+	struct timespec start;
+	char buf[2][192];
+	bool ok;
+	u32 nr;
+	int i;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while ((nr = dev_nr_cmds(dev)) < p->nr_cmds && elapsed_ms(&start) < 5000)
+		usleep(1000);
+
+	/* Give a stray extra command a chance to show. */
+	usleep(10000);
+	nr = dev_nr_cmds(dev);
+	TEST_ASSERT(nr == p->nr_cmds, "The device got %u commands, expected %d", nr, p->nr_cmds);
+
+	pthread_mutex_lock(&dev->lock);
+	for (i = 0; i < p->nr_cmds; i++) {
+		got = &dev->log[i];
+		want = &p->cmds[i].cmd;
+		ok = !memcmp(got, want, sizeof(*got));
+
+		/* Without a size (fast MMIO), a zero-length region's write has no data either. */
+		if (!ok && p->cmds[i].zero_len && !got->size && !got->data) {
+			struct ioregionfd_cmd sizeless = *want;
+
+			sizeless.size = 0;
+			sizeless.data = 0;
+			ok = !memcmp(got, &sizeless, sizeof(*got));
+		}
+		TEST_ASSERT(ok, "Command %d: expected %s, got %s", i,
+			    cmd_str(want, buf[0], sizeof(buf[0])),
+			    cmd_str(got, buf[1], sizeof(buf[1])));
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
+struct ioregion_stats {
+	u64 round_trips;
+	u64 posted_writes;
+	u64 failures;
+};
+
+static u64 vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
+{
+	struct kvm_stats_header header;
+	struct kvm_stats_desc *descs, *desc;
+	bool found = false;
+	u64 val = 0;
+	int fd, i;
+
+	fd = vcpu_get_stats_fd(vcpu);
+	read_stats_header(fd, &header);
+	descs = read_stats_descriptors(fd, &header);
+
+	for (i = 0; i < header.num_desc; i++) {
+		desc = get_stats_descriptor(descs, i, &header);
+		if (strcmp(desc->name, name))
+			continue;
+
+		read_stat_data(fd, &header, desc, &val, 1);
+		found = true;
+		break;
+	}
+
+	free(descs);
+	close(fd);
+	TEST_ASSERT(found, "vCPU stat %s not found", name);
+	return val;
+}
+
+static struct ioregion_stats vcpu_ioregion_stats(struct kvm_vcpu *vcpu)
+{
+	return (struct ioregion_stats) {
+		.round_trips = vcpu_stat(vcpu, "ioregion_round_trips"),
+		.posted_writes = vcpu_stat(vcpu, "ioregion_posted_writes"),
+		.failures = vcpu_stat(vcpu, "ioregion_failures"),
+	};
+}
+
+/* The stats of @vcpu must have grown by exactly this since @before. */
+static void assert_stats(struct kvm_vcpu *vcpu, const struct ioregion_stats *before,
+			 u64 round_trips, u64 posted_writes, u64 failures)
+{
+	struct ioregion_stats now = vcpu_ioregion_stats(vcpu);
+
+	TEST_ASSERT(now.round_trips - before->round_trips == round_trips &&
+		    now.posted_writes - before->posted_writes == posted_writes &&
+		    now.failures - before->failures == failures,
+		    "vCPU %u: ioregion_round_trips/posted_writes/failures grew by %lu/%lu/%lu, expected %lu/%lu/%lu",
+		    vcpu->id, now.round_trips - before->round_trips,
+		    now.posted_writes - before->posted_writes, now.failures - before->failures,
+		    round_trips, posted_writes, failures);
+}
+
+static void nop_handler(int sig)
+{
+}
+
+/* A signal that interrupts KVM_RUN: no SA_RESTART. */
+static void install_sigusr1(void)
+{
+	struct sigaction sa = { .sa_handler = nop_handler };
+
+	sigemptyset(&sa.sa_mask);
+	TEST_ASSERT(!sigaction(SIGUSR1, &sa, NULL), "sigaction() failed, errno = %d", errno);
+}
+
+/* A vCPU thread that runs the guest to its next GUEST_SYNC. */
+struct worker {
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	/* KVM_RUN returned EINTR and KVM_EXIT_INTR. */
+	u64 nr_eintr;
+	bool done;
+};
+
+static void *worker_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct kvm_run *run = w->vcpu->run;
+	int ret;
+
+	for (;;) {
+		ret = __vcpu_run(w->vcpu);
+		if (ret == -1 && errno == EINTR) {
+			TEST_ASSERT(run->exit_reason == KVM_EXIT_INTR,
+				    "vCPU %u: KVM_RUN returned EINTR with exit reason %u",
+				    w->vcpu->id, run->exit_reason);
+			w->nr_eintr++;
+			continue;
+		}
+		TEST_ASSERT(!ret, KVM_IOCTL_ERROR(KVM_RUN, ret));
+		break;
+	}
+
+	expect_sync(w->vcpu);
+	WRITE_ONCE(w->done, true);
+	return NULL;
+}
+
+static void worker_start(struct worker *w, struct kvm_vcpu *vcpu)
+{
+	w->vcpu = vcpu;
+	w->done = false;
+	TEST_ASSERT(!pthread_create(&w->thread, NULL, worker_thread, w),
+		    "pthread_create() failed");
+}
+
+static void worker_join(struct worker *w)
+{
+	TEST_ASSERT(!pthread_join(w->thread, NULL), "pthread_join() failed");
+}
+
+/* Run the workers to completion, kicking them with SIGUSR1 every @kick_us if nonzero. */
+static void workers_run(struct worker *w, struct kvm_vcpu **vcpus, int nr, u32 kick_us)
+{
+	bool busy = true;
+	int i;
+
+	for (i = 0; i < nr; i++)
+		worker_start(&w[i], vcpus[i]);
+
+	while (kick_us && busy) {
+		busy = false;
+		for (i = 0; i < nr; i++) {
+			if (READ_ONCE(w[i].done))
+				continue;
+			busy = true;
+			pthread_kill(w[i].thread, SIGUSR1);
+		}
+		usleep(kick_us);
+	}
+
+	for (i = 0; i < nr; i++)
+		worker_join(&w[i]);
+}
+
+/* Give vCPU @idx its MMIO and PIO regions for guest_stress(). */
+static void stress_assign(struct kvm_vm *vm, struct test_dev *dev, u32 idx)
+{
+	struct region mmio = { .base = stress_mmio(idx), .size = REGION_SIZE, .idx = idx };
+	struct region pio = {
+		.base = stress_port(idx), .size = REGION_SIZE, .flags = KVM_IOREGION_PIO,
+		.idx = idx + STRESS_PIO,
+	};
+
+	region_assign(vm, &mmio, dev);
+	region_assign(vm, &pio, dev);
+}
+
+/* Both regions of vCPU @idx must have seen exactly @iters iterations. */
+static void stress_check(struct test_dev *dev, u32 idx, u64 iters)
+{
+	u32 r[2] = { idx, idx + STRESS_PIO };
+	int i;
+
+	pthread_mutex_lock(&dev->lock);
+	for (i = 0; i < 2; i++) {
+		TEST_ASSERT(dev->seq[r[i]] == iters && !dev->want_read[r[i]] &&
+			    dev->regs[r[i]].reads == iters && dev->regs[r[i]].writes == iters &&
+			    !dev->regs[r[i]].bad,
+			    "vCPU %u, %s region: the device saw %lu iterations (%lu reads, %lu writes, %lu bad), expected %lu",
+			    idx, bus_str(i), dev->seq[r[i]], dev->regs[r[i]].reads,
+			    dev->regs[r[i]].writes, dev->regs[r[i]].bad, iters);
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static struct kvm_vm *stress_vm_create(struct kvm_vcpu **vcpus, int nr, u32 first_idx)
+{
+	struct kvm_vm *vm = vm_create_with_vcpus(nr, guest_stress, vcpus);
+	int i;
+
+	virt_map(vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+	for (i = 0; i < nr; i++)
+		vcpu_args_set(vcpus[i], 1, first_idx + i);
+	return vm;
+}
+
+FIXTURE(ioregionfd) {
+	struct kvm_vcpu *vcpu;
+	struct test_dev dev;
+};
+
+FIXTURE_VARIANT(ioregionfd) {
+	bool pipes;
+};
+
+FIXTURE_VARIANT_ADD(ioregionfd, socketpair) {
+	.pipes = false,
+};
+
+FIXTURE_VARIANT_ADD(ioregionfd, pipes) {
+	.pipes = true,
+};
+
+FIXTURE_SETUP(ioregionfd)
+{
+	struct kvm_vm *vm = vm_create_with_one_vcpu(&self->vcpu, guest_code);
+
+	virt_map(vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+	dev_init(&self->dev, variant->pipes);
+}
+
+FIXTURE_TEARDOWN(ioregionfd)
+{
+	if (self->vcpu)
+		kvm_vm_free(self->vcpu->vm);
+	dev_stop(&self->dev);
+}
+
+/*
+ * Reads and writes of every size, at the top of a register, through an MMIO
+ * and a PIO region.  The device checks every field of the commands, the
+ * guest the values it reads, which the device pads with junk.
+ */
+TEST_F(ioregionfd, access_sizes)
+{
+	const struct region regions[2] = {
+		{ .base = MMIO_GPA + 0x100, .size = REGION_SIZE, .idx = 0 },
+		{ .base = PIO_BASE + 0x100, .size = REGION_SIZE, .flags = KVM_IOREGION_PIO,
+		  .idx = 1 },
+	};
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	struct ioregion_stats before;
+	static struct prog p;
+	int b, i, reg;
+
+	for (b = 0; b < 2; b++) {
+		for (reg = 0; reg < IOREGION_REGFILE_NR_REGS - 1; reg++)
+			dev->regs[regions[b].idx].regs[reg] = pattern(reg);
+		region_assign(vcpu->vm, &regions[b], dev);
+	}
+	prog_init(&p, dev);
+	dev_start(dev, DEV_SERVE, 0);
+	before = vcpu_ioregion_stats(vcpu);
+
+	for (b = 0; b < 2; b++) {
+		const struct region *r = &regions[b];
+		const bool pio = region_pio(r);
+
+		for (i = 0; i < nr_access_sizes(pio); i++) {
+			u8 size = access_sizes[i];
+			u64 offset = (i + 1) * 8 + 8 - size;
+			u64 val = pattern(i) ^ 0x0f0f0f0f0f0f0f0full;
+
+			prog_access(&p, r, offset, size, false, 0);
+			prog_access(&p, r, offset, size, true, val);
+			prog_access(&p, r, offset, size, false, 0);
+		}
+
+		/* Wider reads show that the narrow writes landed at their offsets. */
+		prog_access(&p, r, 8 + (pio ? 4 : 0), pio ? 4 : 8, false, 0);
+		prog_access(&p, r, 16 + (pio ? 4 : 0), pio ? 4 : 8, false, 0);
+		prog_access(&p, r, 0, 1, false, 0);
+	}
+
+	/* Accesses that only partly overlap a region aren't the device's. */
+	for (b = 0; b < 2; b++) {
+		const struct region *r = &regions[b];
+		const bool pio = region_pio(r);
+
+		prog_exit(&p, pio, r->base + REGION_SIZE - 2, 4, true, PATTERN);
+		prog_exit(&p, pio, r->base - 1, 2, false, pattern(b));
+		prog_exit(&p, pio, r->base - 2, 4, true, pattern(3));
+		prog_exit(&p, pio, r->base + REGION_SIZE - 1, 2, false, pattern(5));
+	}
+
+	run_prog(vcpu, &p);
+	check_cmds(dev, &p);
+	assert_stats(vcpu, &before, p.nr_cmds, 0, 0);
+}
+
+/*
+ * Posted writes complete without the device, which gets them later in
+ * program order before a read.  Zero-length regions take writes of any size.
+ */
+TEST_F(ioregionfd, posted_writes)
+{
+	const struct region regions[4] = {
+		{ .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0,
+		  .flags = KVM_IOREGION_POSTED_WRITES },
+		{ .base = PIO_BASE, .size = REGION_SIZE, .idx = 1,
+		  .flags = KVM_IOREGION_POSTED_WRITES | KVM_IOREGION_PIO },
+		{ .base = ZL_GPA, .size = 0, .idx = 2, .flags = KVM_IOREGION_POSTED_WRITES },
+		{ .base = ZL_PORT, .size = 0, .idx = 3,
+		  .flags = KVM_IOREGION_POSTED_WRITES | KVM_IOREGION_PIO },
+	};
+	const struct region *mmio = &regions[0], *pio = &regions[1];
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	struct ioregion_stats before;
+	static struct prog p;
+	int i, n, queued;
+
+	for (i = 0; i < 4; i++)
+		region_assign(vcpu->vm, &regions[i], dev);
+	prog_init(&p, dev);
+	before = vcpu_ioregion_stats(vcpu);
+
+	/* Nobody serves the fds yet: the writes must not wait for the device. */
+	for (i = 1; i <= 3; i++)
+		prog_access(&p, mmio, IOREGION_REGFILE_DOORBELL, 8, true, i);
+	for (i = 0; i < 4; i++)
+		prog_access(&p, mmio, i * 8 + 8 - access_sizes[i], access_sizes[i], true,
+			    PATTERN >> (8 * i));
+	for (i = 0; i < 3; i++)
+		prog_access(&p, pio, i * 8 + 8 - access_sizes[i], access_sizes[i], true,
+			    ~PATTERN >> (8 * i));
+	prog_access(&p, pio, IOREGION_REGFILE_DOORBELL, 4, true, PATTERN);
+	prog_access(&p, pio, IOREGION_REGFILE_DOORBELL + 4, 4, true, PATTERN);
+	for (i = 0; i < 4; i++)
+		prog_access(&p, &regions[2], 0, access_sizes[i], true, pattern(i));
+	for (i = 0; i < 3; i++)
+		prog_access(&p, &regions[3], 0, access_sizes[i], true, pattern(i));
+	n = p.nr_cmds;
+	run_prog(vcpu, &p);
+
+	TEST_ASSERT(!ioctl(dev->rfd, FIONREAD, &queued), "FIONREAD failed, errno = %d", errno);
+	TEST_ASSERT(queued == n * sizeof(struct ioregionfd_cmd),
+		    "%d bytes of commands are queued for the device, expected %d posted writes",
+		    queued, n);
+	assert_stats(vcpu, &before, 0, n, 0);
+
+	/* Each read comes after the writes, so it sees them. */
+	dev_start(dev, DEV_SERVE, 0);
+	prog_next_run(&p);
+	prog_access(&p, mmio, IOREGION_REGFILE_DOORBELL, 8, false, 0);
+	for (i = 0; i < 4; i++)
+		prog_access(&p, mmio, i * 8, 8, false, 0);
+	prog_access(&p, pio, IOREGION_REGFILE_DOORBELL, 4, false, 0);
+	for (i = 0; i < 3; i++)
+		prog_access(&p, pio, i * 8 + 4, 4, false, 0);
+	prog_access(&p, mmio, IOREGION_REGFILE_DOORBELL, 8, true, 4);
+	prog_access(&p, mmio, IOREGION_REGFILE_DOORBELL, 4, false, 0);
+
+	/* Reads of a zero-length region are userspace's. */
+	prog_exit(&p, false, ZL_GPA, 4, false, PATTERN);
+	prog_exit(&p, true, ZL_PORT, 2, false, PATTERN);
+	run_prog(vcpu, &p);
+
+	TEST_ASSERT(p.model[mmio->idx].doorbells == 4 && p.model[pio->idx].doorbells == 2,
+		    "Test bug: wrong doorbell count");
+	check_cmds(dev, &p);
+	assert_stats(vcpu, &before, p.nr_cmds - n - 1, n + 1, 0);
+}
+
+/* A named FIFO is a pipe too, whichever end is opened first. */
+TEST(named_fifo)
+{
+	const struct region r = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	char dir[] = "/tmp/ioregionfd_test.XXXXXX", cmd_path[64], resp_path[64];
+	static struct test_dev dev;
+	struct kvm_vcpu *vcpu;
+	static struct prog p;
+	struct kvm_vm *vm;
+	int flags;
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+	virt_map(vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+	dev_init(&dev, true);
+	close_ends(&dev.kvm_rfd, &dev.kvm_wfd);
+	close_ends(&dev.rfd, &dev.wfd);
+
+	TEST_ASSERT(mkdtemp(dir), "mkdtemp() failed, errno = %d", errno);
+	snprintf(cmd_path, sizeof(cmd_path), "%s/cmd", dir);
+	snprintf(resp_path, sizeof(resp_path), "%s/resp", dir);
+	TEST_ASSERT(!mkfifo(cmd_path, 0600) && !mkfifo(resp_path, 0600),
+		    "mkfifo() failed, errno = %d", errno);
+
+	/* Open the read ends first, so that opening the write ends doesn't block. */
+	dev.rfd = open(cmd_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	dev.kvm_rfd = open(resp_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	dev.kvm_wfd = open(cmd_path, O_WRONLY | O_CLOEXEC);
+	dev.wfd = open(resp_path, O_WRONLY | O_CLOEXEC);
+	TEST_ASSERT(dev.rfd >= 0 && dev.kvm_rfd >= 0 && dev.kvm_wfd >= 0 && dev.wfd >= 0,
+		    "Failed to open the FIFOs, errno = %d", errno);
+	flags = fcntl(dev.rfd, F_GETFL);
+	TEST_ASSERT(!fcntl(dev.rfd, F_SETFL, flags & ~O_NONBLOCK), "fcntl() failed");
+	unlink(cmd_path);
+	unlink(resp_path);
+	rmdir(dir);
+
+	region_assign(vm, &r, &dev);
+	prog_init(&p, &dev);
+	dev_start(&dev, DEV_SERVE, 0);
+	prog_access(&p, &r, 8, 8, true, PATTERN);
+	prog_access(&p, &r, 8, 8, false, 0);
+	run_prog(vcpu, &p);
+	check_cmds(&dev, &p);
+
+	kvm_vm_free(vm);
+	dev_stop(&dev);
+}
+
+/*
+ * Four vCPUs share the fds, each with its own regions.  The device checks
+ * that every command is whole and that none is lost or repeated.
+ */
+TEST_F_TIMEOUT(ioregionfd, four_vcpus, 120)
+{
+	const int nr = 4;
+	const u64 iters = 300;
+	struct ioregion_stats before[4];
+	struct test_dev *dev = &self->dev;
+	struct kvm_vcpu *vcpus[4];
+	struct worker w[4] = {};
+	struct kvm_vm *vm;
+	int i;
+
+	vm = stress_vm_create(vcpus, nr, 0);
+	for (i = 0; i < nr; i++) {
+		stress_assign(vm, dev, i);
+		before[i] = vcpu_ioregion_stats(vcpus[i]);
+	}
+	stress_iters = iters;
+	sync_global_to_guest(vm, stress_iters);
+	dev->stress = true;
+	dev_start(dev, DEV_SERVE, 0);
+
+	workers_run(w, vcpus, nr, 0);
+
+	for (i = 0; i < nr; i++) {
+		stress_check(dev, i, iters);
+		assert_stats(vcpus[i], &before[i], 4 * iters, 0, 0);
+	}
+	kvm_vm_free(vm);
+}
+
+/*
+ * Two VMs share the fds; once one is gone the other goes on.  VM i has
+ * vCPU index i in guest_stress(), so the two use different regions.
+ */
+TEST_F_TIMEOUT(ioregionfd, two_vms, 120)
+{
+	const u64 iters = 200;
+	struct test_dev *dev = &self->dev;
+	struct ioregion_stats before;
+	struct kvm_vcpu *vcpus[2];
+	struct worker w[2] = {};
+	struct kvm_vm *vms[2];
+	int i;
+
+	stress_iters = iters;
+	for (i = 0; i < 2; i++) {
+		vms[i] = stress_vm_create(&vcpus[i], 1, i);
+		stress_assign(vms[i], dev, i);
+		sync_global_to_guest(vms[i], stress_iters);
+	}
+	dev->stress = true;
+	dev_start(dev, DEV_SERVE, 0);
+
+	workers_run(w, vcpus, 2, 0);
+	for (i = 0; i < 2; i++)
+		stress_check(dev, i, iters);
+
+	kvm_vm_free(vms[0]);
+	before = vcpu_ioregion_stats(vcpus[1]);
+	workers_run(&w[1], &vcpus[1], 1, 0);
+	stress_check(dev, 0, iters);
+	stress_check(dev, 1, 2 * iters);
+	assert_stats(vcpus[1], &before, 4 * iters, 0, 0);
+	kvm_vm_free(vms[1]);
+}
+
+/*
+ * Signals interrupt vCPUs that wait for a slow device, or for the fds that
+ * the other vCPU holds.  KVM_RUN returns EINTR and picks up where it left:
+ * the device gets every command once and the guest every read.
+ */
+TEST_F_TIMEOUT(ioregionfd, signal_storm, 120)
+{
+	const int nr = 2;
+	const u64 iters = 100;
+	struct ioregion_stats before[2];
+	struct test_dev *dev = &self->dev;
+	struct kvm_vcpu *vcpus[2];
+	struct worker w[2] = {};
+	u64 nr_eintr = 0;
+	struct kvm_vm *vm;
+	int i;
+
+	install_sigusr1();
+	vm = stress_vm_create(vcpus, nr, 0);
+	for (i = 0; i < nr; i++) {
+		stress_assign(vm, dev, i);
+		before[i] = vcpu_ioregion_stats(vcpus[i]);
+	}
+	stress_iters = iters;
+	sync_global_to_guest(vm, stress_iters);
+	dev->stress = true;
+	dev->delay_us = 300;
+	dev_start(dev, DEV_SERVE, 0);
+
+	workers_run(w, vcpus, nr, 50);
+
+	for (i = 0; i < nr; i++) {
+		stress_check(dev, i, iters);
+		assert_stats(vcpus[i], &before[i], 4 * iters, 0, 0);
+		nr_eintr += w[i].nr_eintr;
+	}
+	ksft_print_msg("%lu KVM_RUN calls returned EINTR (%lu, %lu)\n", nr_eintr,
+		       w[0].nr_eintr, w[1].nr_eintr);
+	TEST_ASSERT(nr_eintr, "No signal interrupted KVM_RUN");
+	kvm_vm_free(vm);
+}
+
+/*
+ * The device takes a read and closes its ends: KVM_EXIT_IOREGIONFD_FAILURE
+ * with EPIPE, for that read and for every later access through the fds.
+ * Userspace emulates the accesses, the guest sees the values it supplies.
+ */
+TEST_F(ioregionfd, device_hang_up)
+{
+	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	const struct region pio = { .base = PIO_BASE, .size = REGION_SIZE, .idx = 1,
+				    .flags = KVM_IOREGION_PIO };
+	const struct region posted = { .base = ZL_GPA, .size = 0, .idx = 2,
+				       .flags = KVM_IOREGION_POSTED_WRITES };
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	struct ioregion_stats before;
+	static struct prog p;
+
+	region_assign(vcpu->vm, &mmio, dev);
+	region_assign(vcpu->vm, &pio, dev);
+	region_assign(vcpu->vm, &posted, dev);
+	prog_init(&p, dev);
+	before = vcpu_ioregion_stats(vcpu);
+	dev_start(dev, DEV_HANG_UP, 0);
+
+	prog_fail(&p, &mmio, 0x10, 8, false, PATTERN, EPIPE, true);
+	prog_fail(&p, &mmio, 0x20, 4, true, ~PATTERN, EPIPE, false);
+	prog_fail(&p, &pio, 0x8, 2, false, pattern(1), EPIPE, false);
+	prog_fail(&p, &pio, 0x31, 1, true, PATTERN, EPIPE, false);
+	prog_fail(&p, &mmio, 0x18, 1, false, pattern(2), EPIPE, false);
+	prog_fail(&p, &posted, 0, 2, true, PATTERN, EPIPE, false);
+	run_prog(vcpu, &p);
+
+	TEST_ASSERT(!pthread_join(dev->thread, NULL), "pthread_join() failed");
+	dev->running = false;
+	check_cmds(dev, &p);
+	assert_stats(vcpu, &before, 0, 0, p.nr_exits);
+}
+
+/*
+ * A response with nonzero pad fails the access with EPROTO, and the fds
+ * for good: the device gets no further command.
+ */
+TEST_F(ioregionfd, malformed_response)
+{
+	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	const struct region pio = { .base = PIO_BASE, .size = REGION_SIZE, .idx = 1,
+				    .flags = KVM_IOREGION_PIO };
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	struct ioregion_stats before;
+	static struct prog p;
+
+	dev->regs[mmio.idx].regs[0] = PATTERN;
+	region_assign(vcpu->vm, &mmio, dev);
+	region_assign(vcpu->vm, &pio, dev);
+	prog_init(&p, dev);
+	before = vcpu_ioregion_stats(vcpu);
+	dev_start(dev, DEV_BAD_PAD, 1);
+
+	prog_access(&p, &mmio, 0, 8, false, 0);
+	prog_fail(&p, &mmio, 0x8, 4, false, ~PATTERN, EPROTO, true);
+	prog_fail(&p, &mmio, 0x8, 8, true, PATTERN, EPROTO, false);
+	prog_fail(&p, &pio, 0x4, 4, false, pattern(3), EPROTO, false);
+	prog_fail(&p, &mmio, 0x0, 8, false, pattern(4), EPROTO, false);
+	run_prog(vcpu, &p);
+	assert_stats(vcpu, &before, 1, 0, 4);
+
+	kvm_vm_free(vcpu->vm);
+	self->vcpu = NULL;
+	dev_stop(dev);
+	check_cmds(dev, &p);
+}
+
+/*
+ * After KVM_IOREGION_DEASSIGN, which must match bus, address and size, the
+ * accesses exit to userspace again; a new region can take the range.
+ */
+TEST_F(ioregionfd, deassign)
+{
+	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	const struct region pio = { .base = PIO_BASE, .size = 0x10, .idx = 1,
+				    .flags = KVM_IOREGION_PIO };
+	const struct region zl = { .base = ZL_GPA, .size = 0, .idx = 2,
+				   .flags = KVM_IOREGION_POSTED_WRITES };
+	const struct region again = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 3 };
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	struct kvm_vm *vm = vcpu->vm;
+	struct kvm_ioregion args;
+	static struct prog p;
+
+	region_assign(vm, &mmio, dev);
+	region_assign(vm, &pio, dev);
+	region_assign(vm, &zl, dev);
+	prog_init(&p, dev);
+	dev_start(dev, DEV_SERVE, 0);
+
+	prog_access(&p, &mmio, 0, 8, true, PATTERN);
+	prog_access(&p, &pio, 4, 2, true, PATTERN);
+	prog_access(&p, &zl, 0, 4, true, PATTERN);
+	prog_access(&p, &mmio, 0, 8, false, 0);
+	run_prog(vcpu, &p);
+	check_cmds(dev, &p);
+
+	/* Nothing but the exact bus, address and size matches. */
+	args = (struct kvm_ioregion) {
+		.guest_paddr = MMIO_GPA, .memory_size = REGION_SIZE / 2,
+		.read_fd = -1, .write_fd = -1, .flags = KVM_IOREGION_DEASSIGN,
+	};
+	assert_ioregion(vm, &args, ENOENT, "deassign of a smaller size");
+	args.memory_size = REGION_SIZE * 2;
+	assert_ioregion(vm, &args, ENOENT, "deassign of a larger size");
+	args.memory_size = REGION_SIZE;
+	args.guest_paddr = MMIO_GPA + 8;
+	assert_ioregion(vm, &args, ENOENT, "deassign at another address");
+	args = (struct kvm_ioregion) {
+		.guest_paddr = PIO_BASE, .memory_size = 0x10,
+		.read_fd = -1, .write_fd = -1, .flags = KVM_IOREGION_DEASSIGN,
+	};
+	assert_ioregion(vm, &args, ENOENT, "deassign of a PIO region on the MMIO bus");
+	args = (struct kvm_ioregion) {
+		.guest_paddr = ZL_GPA, .memory_size = 1,
+		.read_fd = -1, .write_fd = -1, .flags = KVM_IOREGION_DEASSIGN,
+	};
+	assert_ioregion(vm, &args, ENOENT, "deassign of a zero-length region with size 1");
+
+	/* fds and user_data don't matter. */
+	args = (struct kvm_ioregion) {
+		.guest_paddr = MMIO_GPA, .memory_size = REGION_SIZE, .user_data = ~0ull,
+		.read_fd = 12345, .write_fd = -1, .flags = KVM_IOREGION_DEASSIGN,
+	};
+	assert_ioregion(vm, &args, 0, "deassign with other fds and user_data");
+	assert_ioregion(vm, &args, ENOENT, "second deassign");
+	region_deassign(vm, &pio);
+	region_deassign(vm, &zl);
+
+	prog_next_run(&p);
+	prog_exit(&p, false, MMIO_GPA + 8, 4, true, PATTERN);
+	prog_exit(&p, false, MMIO_GPA, 8, false, ~PATTERN);
+	prog_exit(&p, true, PIO_BASE + 4, 2, true, PATTERN);
+	prog_exit(&p, true, PIO_BASE, 1, false, pattern(1));
+	prog_exit(&p, false, ZL_GPA, 4, true, PATTERN);
+	run_prog(vcpu, &p);
+	check_cmds(dev, &p);
+
+	/* The range is free for a new region, which works. */
+	region_assign(vm, &again, dev);
+	prog_next_run(&p);
+	prog_access(&p, &again, 0x10, 2, true, PATTERN);
+	prog_access(&p, &again, 0x10, 8, false, 0);
+	run_prog(vcpu, &p);
+	check_cmds(dev, &p);
+}
+
+static int closed_fd(void)
+{
+	int fd = dup(0);
+
+	TEST_ASSERT(fd >= 0, "dup() failed");
+	close(fd);
+	return fd;
+}
+
+/* Every argument KVM_SET_IOREGION refuses, with the variant's fds as the good ones. */
+TEST_F(ioregionfd, bad_args)
+{
+	struct kvm_vm *vm = self->vcpu->vm;
+	struct test_dev *dev = &self->dev;
+	int p[2], dgram[2], seqpacket[2];
+	struct kvm_ioregion args, good;
+	int efd, memfd, pathfd, bad;
+
+	TEST_ASSERT(!pipe(p), "pipe() failed");
+	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_DGRAM, 0, dgram), "socketpair() failed");
+	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_SEQPACKET, 0, seqpacket), "socketpair() failed");
+	efd = eventfd(0, 0);
+	memfd = memfd_create("ioregionfd_test", 0);
+	pathfd = open("/", O_PATH);
+	TEST_ASSERT(efd >= 0 && memfd >= 0 && pathfd >= 0, "Failed to open fds");
+	bad = closed_fd();
+
+	good = (struct kvm_ioregion) {
+		.guest_paddr = MMIO_GPA, .memory_size = REGION_SIZE, .user_data = 1,
+		.read_fd = dev->kvm_rfd, .write_fd = dev->kvm_wfd,
+	};
+
+	args = good;
+	args.flags = KVM_IOREGION_DEASSIGN << 1;
+	assert_ioregion(vm, &args, EINVAL, "unknown flag");
+	args.flags = ~0u;
+	assert_ioregion(vm, &args, EINVAL, "all flags");
+	args = good;
+	args.pad[0] = 1;
+	assert_ioregion(vm, &args, EINVAL, "nonzero pad[0]");
+	args = good;
+	args.pad[sizeof(args.pad) - 1] = 0x80;
+	assert_ioregion(vm, &args, EINVAL, "nonzero last pad byte");
+	args.flags = KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, EINVAL, "deassign with nonzero pad");
+
+	args = good;
+	args.memory_size = 0;
+	assert_ioregion(vm, &args, EINVAL, "zero length without posted writes");
+	args.flags = KVM_IOREGION_PIO;
+	args.guest_paddr = PIO_BASE;
+	assert_ioregion(vm, &args, EINVAL, "zero-length PIO without posted writes");
+	args.flags = KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, EINVAL, "deassign of zero length without posted writes");
+
+	args = good;
+	args.guest_paddr = -8ull;
+	args.memory_size = 16;
+	assert_ioregion(vm, &args, EINVAL, "range past the end of the address space");
+	args.guest_paddr = -1ull;
+	args.memory_size = -1ull;
+	assert_ioregion(vm, &args, EINVAL, "huge range");
+	args.guest_paddr = -16ull;
+	args.memory_size = 16;
+	assert_ioregion(vm, &args, 0, "range at the end of the address space");
+	args.flags = KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign at the end of the address space");
+
+	args = good;
+	args.flags = KVM_IOREGION_PIO;
+	args.guest_paddr = 0xfff0;
+	args.memory_size = 0x11;
+	assert_ioregion(vm, &args, EINVAL, "PIO range past 0xffff");
+	args.guest_paddr = 0x10000;
+	args.memory_size = 1;
+	assert_ioregion(vm, &args, EINVAL, "PIO range above 0xffff");
+	args.memory_size = 0;
+	args.flags |= KVM_IOREGION_POSTED_WRITES;
+	assert_ioregion(vm, &args, EINVAL, "zero-length PIO region at 0x10000");
+	args.guest_paddr = 0xffff;
+	assert_ioregion(vm, &args, 0, "zero-length PIO region at 0xffff");
+	args.flags |= KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign of the zero-length PIO region");
+	args = good;
+	args.flags = KVM_IOREGION_PIO;
+	args.guest_paddr = 0xfff0;
+	args.memory_size = 0x10;
+	assert_ioregion(vm, &args, 0, "PIO range ending at 0xffff");
+	args.flags |= KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign of the PIO range ending at 0xffff");
+
+	/* Only pipes and stream sockets carry the protocol. */
+	args = good;
+	args.read_fd = efd;
+	assert_ioregion(vm, &args, EINVAL, "eventfd as read_fd");
+	args = good;
+	args.write_fd = efd;
+	assert_ioregion(vm, &args, EINVAL, "eventfd as write_fd");
+	args = good;
+	args.read_fd = memfd;
+	args.write_fd = memfd;
+	assert_ioregion(vm, &args, EINVAL, "regular file");
+	args.read_fd = dgram[0];
+	args.write_fd = dgram[0];
+	assert_ioregion(vm, &args, EINVAL, "SOCK_DGRAM socket");
+	args.read_fd = seqpacket[0];
+	args.write_fd = seqpacket[0];
+	assert_ioregion(vm, &args, EINVAL, "SOCK_SEQPACKET socket");
+	args = good;
+	args.write_fd = dgram[0];
+	assert_ioregion(vm, &args, EINVAL, "SOCK_DGRAM socket as write_fd");
+
+	args = good;
+	args.read_fd = bad;
+	assert_ioregion(vm, &args, EBADF, "closed read_fd");
+	args = good;
+	args.write_fd = bad;
+	assert_ioregion(vm, &args, EBADF, "closed write_fd");
+	args = good;
+	args.read_fd = -1;
+	assert_ioregion(vm, &args, EBADF, "read_fd -1");
+	args = good;
+	args.read_fd = pathfd;
+	assert_ioregion(vm, &args, EBADF, "O_PATH read_fd");
+	args = good;
+	args.read_fd = p[1];
+	assert_ioregion(vm, &args, EBADF, "write end of a pipe as read_fd");
+	args = good;
+	args.write_fd = p[0];
+	assert_ioregion(vm, &args, EBADF, "read end of a pipe as write_fd");
+	args = good;
+	args.read_fd = p[0];
+	args.write_fd = p[1];
+	assert_ioregion(vm, &args, 0, "the ends of one pipe");
+
+	args.flags = KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign");
+	assert_ioregion(vm, &args, ENOENT, "deassign of nothing");
+	args.guest_paddr = PIO_BASE;
+	args.flags |= KVM_IOREGION_PIO;
+	assert_ioregion(vm, &args, ENOENT, "PIO deassign of nothing");
+
+	close(p[0]);
+	close(p[1]);
+	close(dgram[0]);
+	close(dgram[1]);
+	close(seqpacket[0]);
+	close(seqpacket[1]);
+	close(efd);
+	close(memfd);
+	close(pathfd);
+}
+
+/* Regions may not overlap on one bus; a zero length counts as one address. */
+TEST_F(ioregionfd, overlap)
+{
+	static const struct {
+		u64 offset;
+		u64 size;
+		int err;
+	} cases[] = {
+		{ 0x100, 0x100, EEXIST },	/* the same range */
+		{ 0x80, 0x81, EEXIST },		/* the first byte */
+		{ 0x1ff, 0x10, EEXIST },	/* the last byte */
+		{ 0x180, 8, EEXIST },		/* inside */
+		{ 0x0, 0x1000, EEXIST },	/* around */
+		{ 0x100, 0, EEXIST },		/* zero length at the start */
+		{ 0x1ff, 0, EEXIST },		/* zero length at the end */
+		{ 0x2f8, 0x10, EEXIST },	/* around the zero-length region */
+		{ 0x300, 1, EEXIST },		/* at the zero-length region */
+		{ 0x300, 0, EEXIST },		/* another zero-length region there */
+		{ 0xf8, 8, 0 },			/* right below */
+		{ 0x200, 8, 0 },		/* right above */
+		{ 0xff, 0, 0 },			/* zero length right below */
+		{ 0x200, 0x100, 0 },		/* right above, up to the zero length */
+		{ 0x301, 0, 0 },		/* zero length right above zero length */
+	};
+	struct kvm_vm *vm = self->vcpu->vm;
+	struct test_dev *dev = &self->dev;
+	struct kvm_ioregion args;
+	char what[64];
+	int b, i;
+
+	for (b = 0; b < 2; b++) {
+		const u64 base = b ? PIO_BASE : MMIO_GPA;
+		const u32 bus = b ? KVM_IOREGION_PIO : 0;
+		const struct region r = { .base = base + 0x100, .size = 0x100, .flags = bus };
+		const struct region zl = { .base = base + 0x300, .size = 0,
+					   .flags = bus | KVM_IOREGION_POSTED_WRITES };
+
+		region_assign(vm, &r, dev);
+		region_assign(vm, &zl, dev);
+
+		for (i = 0; i < ARRAY_SIZE(cases); i++) {
+			snprintf(what, sizeof(what), "%s region at +0x%lx, size 0x%lx",
+				 bus_str(b), cases[i].offset, cases[i].size);
+			args = (struct kvm_ioregion) {
+				.guest_paddr = base + cases[i].offset,
+				.memory_size = cases[i].size,
+				.read_fd = dev->kvm_rfd, .write_fd = dev->kvm_wfd,
+				.flags = bus | KVM_IOREGION_POSTED_WRITES,
+			};
+			assert_ioregion(vm, &args, cases[i].err, what);
+			if (cases[i].err)
+				continue;
+
+			args.flags |= KVM_IOREGION_DEASSIGN;
+			assert_ioregion(vm, &args, 0, what);
+		}
+	}
+
+	/* The buses are apart: the PIO region's numbers are free on the MMIO bus. */
+	args = (struct kvm_ioregion) {
+		.guest_paddr = PIO_BASE, .memory_size = 0x1000,
+		.read_fd = dev->kvm_rfd, .write_fd = dev->kvm_wfd,
+	};
+	assert_ioregion(vm, &args, 0, "MMIO region at the PIO regions' numbers");
+	args.flags = KVM_IOREGION_DEASSIGN | KVM_IOREGION_PIO;
+	assert_ioregion(vm, &args, ENOENT, "PIO deassign of the MMIO region");
+	args.flags = KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign of the MMIO region");
+}
+
+static int __vm_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 flags)
+{
+	struct kvm_ioeventfd args = {
+		.datamatch = flags & KVM_IOEVENTFD_FLAG_DATAMATCH ? PATTERN : 0,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = flags,
+	};
+
+	return __vm_ioctl(vm, KVM_IOEVENTFD, &args);
+}
+
+/* Expect KVM_IOEVENTFD to fail with @err, or to succeed if @err is 0. */
+static void assert_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 flags, int err,
+			     const char *what)
+{
+	int ret = __vm_ioeventfd(vm, addr, len, fd, flags);
+
+	TEST_ASSERT(err ? ret == -1 && errno == err : !ret,
+		    "%s: KVM_IOEVENTFD(addr = 0x%lx, len = %u, flags = 0x%x) returned %d, errno = %d (%s), expected %s%s",
+		    what, addr, len, flags, ret, ret ? errno : 0, ret ? strerror(errno) : "none",
+		    err ? "errno " : "success", err ? strerror(err) : "");
+}
+
+static u64 eventfd_count(int fd)
+{
+	u64 val;
+	ssize_t ret;
+
+	ret = read(fd, &val, sizeof(val));
+	if (ret < 0 && errno == EAGAIN)
+		return 0;
+
+	TEST_ASSERT(ret == sizeof(val), "read(eventfd) returned %ld, errno = %d", ret, errno);
+	return val;
+}
+
+/*
+ * ioeventfds next to regions work side by side with them; neither may be
+ * registered over the other.
+ */
+TEST_F(ioregionfd, ioeventfd)
+{
+	const struct region mmio = { .base = MMIO_GPA + 0x100, .size = 0x100, .idx = 0 };
+	const struct region pio = { .base = PIO_BASE + 0x100, .size = 0x100, .idx = 1,
+				    .flags = KVM_IOREGION_PIO };
+	const u32 PIO = KVM_IOEVENTFD_FLAG_PIO;
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	struct kvm_vm *vm = vcpu->vm;
+	struct kvm_ioregion args;
+	static struct prog p;
+	int efd[5], i;
+
+	for (i = 0; i < 5; i++) {
+		efd[i] = eventfd(0, EFD_NONBLOCK);
+		TEST_ASSERT(efd[i] >= 0, "eventfd() failed");
+	}
+
+	region_assign(vm, &mmio, dev);
+	region_assign(vm, &pio, dev);
+	assert_ioeventfd(vm, MMIO_GPA + 0xf8, 8, efd[0], 0, 0, "ioeventfd right below");
+	assert_ioeventfd(vm, MMIO_GPA + 0x200, 4, efd[1], 0, 0, "ioeventfd right above");
+	assert_ioeventfd(vm, MMIO_GPA + 0x210, 0, efd[2], 0, 0, "zero-length ioeventfd");
+	assert_ioeventfd(vm, PIO_BASE + 0xfc, 4, efd[3], PIO, 0, "PIO ioeventfd right below");
+	assert_ioeventfd(vm, PIO_BASE + 0x200, 2, efd[4], PIO, 0, "PIO ioeventfd right above");
+
+	prog_init(&p, dev);
+	dev_start(dev, DEV_SERVE, 0);
+	prog_add_op(&p, false, MMIO_GPA + 0xf8, 8, true, PATTERN);
+	prog_access(&p, &mmio, 0, 8, true, PATTERN);
+	prog_access(&p, &mmio, 0xf7, 1, true, PATTERN);
+	prog_add_op(&p, false, MMIO_GPA + 0x200, 4, true, PATTERN);
+	prog_add_op(&p, false, MMIO_GPA + 0x210, 2, true, PATTERN);
+	prog_access(&p, &mmio, 0xf0, 8, false, 0);
+	prog_add_op(&p, true, PIO_BASE + 0xfc, 4, true, PATTERN);
+	prog_access(&p, &pio, 0, 4, true, PATTERN);
+	prog_access(&p, &pio, 0xf6, 2, true, PATTERN);
+	prog_add_op(&p, true, PIO_BASE + 0x200, 2, true, PATTERN);
+	prog_access(&p, &pio, 0xf4, 4, false, 0);
+	run_prog(vcpu, &p);
+	check_cmds(dev, &p);
+	for (i = 0; i < 5; i++)
+		TEST_ASSERT(eventfd_count(efd[i]) == 1, "ioeventfd %d was not signalled once", i);
+
+	/* No ioeventfd over a region... */
+	assert_ioeventfd(vm, MMIO_GPA + 0x180, 4, efd[0], 0, EEXIST, "ioeventfd inside");
+	assert_ioeventfd(vm, MMIO_GPA + 0x100, 8, efd[0], 0, EEXIST, "ioeventfd at the start");
+	assert_ioeventfd(vm, MMIO_GPA + 0xfc, 8, efd[0], 0, EEXIST, "ioeventfd across the start");
+	assert_ioeventfd(vm, MMIO_GPA + 0x1fc, 8, efd[0], 0, EEXIST, "ioeventfd across the end");
+	assert_ioeventfd(vm, MMIO_GPA + 0x1ff, 1, efd[0], KVM_IOEVENTFD_FLAG_DATAMATCH, EEXIST,
+			 "datamatch ioeventfd at the last byte");
+	assert_ioeventfd(vm, MMIO_GPA + 0x100, 0, efd[0], 0, EEXIST,
+			 "zero-length ioeventfd at the start");
+	assert_ioeventfd(vm, MMIO_GPA + 0x1ff, 0, efd[0], 0, EEXIST,
+			 "zero-length ioeventfd at the last byte");
+	assert_ioeventfd(vm, PIO_BASE + 0x1fe, 2, efd[0], PIO, EEXIST, "PIO ioeventfd inside");
+	assert_ioeventfd(vm, PIO_BASE + 0xfe, 4, efd[0], PIO, EEXIST,
+			 "PIO ioeventfd across the start");
+
+	/* ...nor a region over an ioeventfd. */
+	args = (struct kvm_ioregion) {
+		.guest_paddr = MMIO_GPA + 0x200, .memory_size = 0x10,
+		.read_fd = dev->kvm_rfd, .write_fd = dev->kvm_wfd,
+	};
+	assert_ioregion(vm, &args, EEXIST, "region over an ioeventfd");
+	args.guest_paddr = MMIO_GPA + 0x203;
+	args.memory_size = 1;
+	assert_ioregion(vm, &args, EEXIST, "region at an ioeventfd's last byte");
+	args.guest_paddr = MMIO_GPA;
+	args.memory_size = 0xf9;
+	assert_ioregion(vm, &args, EEXIST, "region over an ioeventfd's first byte");
+	args.guest_paddr = MMIO_GPA + 0x20c;
+	args.memory_size = 0x10;
+	assert_ioregion(vm, &args, EEXIST, "region over a zero-length ioeventfd");
+	args.guest_paddr = MMIO_GPA + 0x210;
+	args.memory_size = 0;
+	args.flags = KVM_IOREGION_POSTED_WRITES;
+	assert_ioregion(vm, &args, EEXIST, "zero-length region at a zero-length ioeventfd");
+	args.guest_paddr = MMIO_GPA + 0x202;
+	assert_ioregion(vm, &args, EEXIST, "zero-length region inside an ioeventfd");
+	args.guest_paddr = PIO_BASE + 0xf0;
+	args.memory_size = 0x10;
+	args.flags = KVM_IOREGION_PIO;
+	assert_ioregion(vm, &args, EEXIST, "PIO region over an ioeventfd");
+
+	/* Neighbours and the other bus are fine. */
+	args.guest_paddr = MMIO_GPA + 0x204;
+	args.memory_size = 0xc;
+	args.flags = 0;
+	assert_ioregion(vm, &args, 0, "region between ioeventfds");
+	args.flags |= KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign");
+	assert_ioeventfd(vm, PIO_BASE + 0x180, 4, efd[0], 0, 0,
+			 "MMIO ioeventfd at the PIO region's numbers");
+	assert_ioeventfd(vm, PIO_BASE + 0x180, 4, efd[0], KVM_IOEVENTFD_FLAG_DEASSIGN, 0,
+			 "deassign");
+
+	/* Once one is gone, the other may take its place. */
+	assert_ioeventfd(vm, MMIO_GPA + 0x200, 4, efd[1], KVM_IOEVENTFD_FLAG_DEASSIGN, 0,
+			 "deassign");
+	args.guest_paddr = MMIO_GPA + 0x200;
+	args.memory_size = 8;
+	args.flags = 0;
+	assert_ioregion(vm, &args, 0, "region where an ioeventfd was");
+	region_deassign(vm, &mmio);
+	assert_ioeventfd(vm, MMIO_GPA + 0x180, 4, efd[0], 0, 0, "ioeventfd where a region was");
+
+	for (i = 0; i < 5; i++)
+		close(efd[i]);
+}
+
+/* ioregion_round_trips, ioregion_posted_writes and ioregion_failures count exactly. */
+TEST_F(ioregionfd, stats)
+{
+	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	const struct region posted = { .base = PIO_BASE, .size = REGION_SIZE, .idx = 1,
+				       .flags = KVM_IOREGION_PIO | KVM_IOREGION_POSTED_WRITES };
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	struct ioregion_stats before;
+	static struct prog p;
+	int i;
+
+	region_assign(vcpu->vm, &mmio, dev);
+	region_assign(vcpu->vm, &posted, dev);
+	prog_init(&p, dev);
+	before = vcpu_ioregion_stats(vcpu);
+	dev_start(dev, DEV_HANG_UP, 8);
+
+	for (i = 0; i < 5; i++)
+		prog_access(&p, &mmio, 8 * i, 8, i & 1, PATTERN);
+	run_prog(vcpu, &p);
+	assert_stats(vcpu, &before, 5, 0, 0);
+
+	prog_next_run(&p);
+	for (i = 0; i < 3; i++)
+		prog_access(&p, &posted, 4 * i, 4, true, PATTERN);
+	run_prog(vcpu, &p);
+	assert_stats(vcpu, &before, 5, 3, 0);
+
+	prog_next_run(&p);
+	prog_fail(&p, &mmio, 0, 4, false, PATTERN, EPIPE, true);
+	prog_fail(&p, &posted, 0, 4, true, PATTERN, EPIPE, false);
+	run_prog(vcpu, &p);
+	assert_stats(vcpu, &before, 5, 3, 2);
+	check_cmds(dev, &p);
+}
+
+/*
+ * A VM dies while its vCPU waits for a device that never answers.  Its
+ * task is SIGKILLed: the wait must end, and KVM must let go of the fds.
+ */
+TEST_F(ioregionfd, teardown_killed)
+{
+	const struct region r = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	struct test_dev *dev = &self->dev;
+	struct ioregionfd_cmd cmd;
+	struct pollfd pfd = { .fd = dev->rfd, .events = POLLIN };
+	struct timespec start;
+	static struct prog p;
+	int status, ret;
+	pid_t pid;
+
+	prog_init(&p, dev);
+	prog_access(&p, &r, 0, 8, false, 0);
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork() failed, errno = %d", errno);
+	if (!pid) {
+		struct kvm_vcpu *vcpu;
+		struct kvm_vm *vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+
+		virt_map(vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+		region_assign(vm, &r, dev);
+		prog_load(vm, &p);
+		vcpu_run(vcpu);
+		_exit(1);
+	}
+
+	TEST_ASSERT(poll(&pfd, 1, 10000) == 1, "The child's command never came");
+	ret = ioregion_device_recv_cmd(dev->rfd, &cmd);
+	TEST_ASSERT(!ret && !memcmp(&cmd, &p.cmds[0].cmd, sizeof(cmd)),
+		    "Bad command from the child, error %d", ret);
+
+	/* Let the vCPU settle in its wait for the response. */
+	usleep(100000);
+	TEST_ASSERT(!waitpid(pid, &status, WNOHANG), "The child exited while it should wait");
+	TEST_ASSERT(!kill(pid, SIGKILL), "kill() failed, errno = %d", errno);
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!(ret = waitpid(pid, &status, WNOHANG)) && elapsed_ms(&start) < 10000)
+		usleep(1000);
+	TEST_ASSERT(ret == pid, "The child did not die within 10 seconds of SIGKILL");
+	TEST_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		    "The child ended with status 0x%x instead of SIGKILL", status);
+
+	/* With our ends gone too, nothing may hold the fds open. */
+	close_ends(&dev->kvm_rfd, &dev->kvm_wfd);
+	pfd.events = POLLIN | POLLHUP;
+	TEST_ASSERT(poll(&pfd, 1, 10000) == 1, "The dead VM still holds the fds");
+	ret = ioregion_device_recv_cmd(dev->rfd, &cmd);
+	TEST_ASSERT(ret == -EPIPE, "Expected end of file on the device's end, got %d", ret);
+}
+
+static void *run_once_thread(void *arg)
+{
+	struct worker *w = arg;
+	int ret;
+
+	ret = __vcpu_run(w->vcpu);
+	TEST_ASSERT(ret == -1 && errno == EINTR && w->vcpu->run->exit_reason == KVM_EXIT_INTR,
+		    "KVM_RUN returned %d, errno %d, exit reason %u; expected EINTR and KVM_EXIT_INTR",
+		    ret, errno, w->vcpu->run->exit_reason);
+	w->nr_eintr++;
+	WRITE_ONCE(w->done, true);
+	return NULL;
+}
+
+/*
+ * A vCPU leaves KVM_RUN on a signal, its access unanswered, and its VM is
+ * freed.  Another VM's vCPU, which waited for the fds meanwhile, must get
+ * them, and its own answer rather than the late one to the dead access.
+ */
+TEST_F_TIMEOUT(ioregionfd, teardown_abandoned, 60)
+{
+	const struct region r[2] = {
+		{ .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 },
+		{ .base = MMIO_GPA, .size = REGION_SIZE, .idx = 1 },
+	};
+	struct test_dev *dev = &self->dev;
+	struct kvm_vcpu *vcpus[2] = { self->vcpu };
+	struct worker w[2] = {};
+	struct kvm_vm *dead_vm;
+	struct timespec ts;
+	static struct prog p;
+
+	install_sigusr1();
+	dead_vm = vm_create_with_one_vcpu(&vcpus[1], guest_code);
+	virt_map(dead_vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+	region_assign(vcpus[0]->vm, &r[0], dev);
+	region_assign(dead_vm, &r[1], dev);
+	dev->regs[0].regs[1] = PATTERN;
+	prog_init(&p, dev);
+	dev_start(dev, DEV_STALL, 0);
+
+	/* The doomed access, which the device takes and holds. */
+	prog_access(&p, &r[1], 8, 8, false, 0);
+	prog_load(dead_vm, &p);
+	w[1].vcpu = vcpus[1];
+	TEST_ASSERT(!pthread_create(&w[1].thread, NULL, run_once_thread, &w[1]),
+		    "pthread_create() failed");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	TEST_ASSERT(!sem_timedwait(&dev->stalled, &ts), "The doomed command never came");
+	pthread_kill(w[1].thread, SIGUSR1);
+	worker_join(&w[1]);
+
+	/* The other VM's access waits, as the dead access still holds the fds. */
+	prog_next_run(&p);
+	prog_access(&p, &r[0], 8, 8, false, 0);
+	prog_load(vcpus[0]->vm, &p);
+	worker_start(&w[0], vcpus[0]);
+	usleep(200000);
+	TEST_ASSERT(!READ_ONCE(w[0].done) && dev_nr_cmds(dev) == 1,
+		    "An access got through while another vCPU owned the fds");
+
+	kvm_vm_free(dead_vm);
+	sem_post(&dev->release);
+	worker_join(&w[0]);
+	check_cmds(dev, &p);
+
+	/* And the fds keep working. */
+	prog_next_run(&p);
+	prog_access(&p, &r[0], 8, 4, true, ~PATTERN);
+	prog_access(&p, &r[0], 8, 8, false, 0);
+	run_prog(vcpus[0], &p);
+	check_cmds(dev, &p);
+}
+
+int main(int argc, char *argv[])
+{
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_IOREGIONFD));
+
+	/* A device that closed its end must not kill the VMM. */
+	signal(SIGPIPE, SIG_IGN);
+
+	return test_harness_run(argc, argv);
+}
