@@ -6,6 +6,7 @@
 #   make check        run every test in the VM on the patched kernel
 #   make check STOCK=1  the same test binaries on the unpatched base kernel
 #   make series       write build/series/*.patch with a cover letter
+#   make bench        benchmark patched against stock, build/bench/results.md
 #   make clean        remove build/ (ccache stays in ~/.cache/ccache)
 
 # The one place that names the base.  Another 6.12.y works with a warning.
@@ -41,7 +42,7 @@ export KBUILD_BUILD_USER := kvmfd
 export KBUILD_BUILD_HOST := kvmfd
 KMAKE = $(MAKE) --no-print-directory -C $(1) O=_build CC="ccache gcc" -j$(J)
 
-.PHONY: all check series clean deps base tree kernel stock-kernel selftests demo
+.PHONY: all check series bench clean deps base tree kernel stock-kernel selftests demo
 .NOTPARALLEL:
 
 all: kernel selftests demo
@@ -113,6 +114,29 @@ demo: selftests
 	@echo "  CC      $(B)/demo"
 	@ccache gcc $(DEMO_CFLAGS) $(H)/demo.c $(ST)/lib/*.o $(ST)/lib/x86_64/*.o \
 		-pthread -ldl -o $(B)/demo
+
+# Patched and stock alternate, BENCH_ROUNDS times each, in one invocation.
+BENCH_ROUNDS ?= 3
+BENCH_ARGS ?=
+BD := $(B)/bench
+
+bench: selftests stock-kernel
+	@echo "  CC      $(B)/bench-bin"
+	@ccache gcc $(DEMO_CFLAGS) $(H)/bench.c $(ST)/lib/*.o $(ST)/lib/x86_64/*.o \
+		-pthread -ldl -o $(B)/bench-bin
+	@rm -rf $(BD) && mkdir -p $(BD)
+	@for r in $$(seq $(BENCH_ROUNDS)); do \
+		for k in patched stock; do \
+			if [ $$k = patched ]; then t=$(TREE); else t=$(BASE_TREE); fi; \
+			echo "  BENCH   round $$r/$(BENCH_ROUNDS), $$k kernel"; \
+			$(H)/vm-run --kernel $(call BZIMAGE,$$t) --log $(BD)/console-$$k-$$r.log \
+				--timeout 1800 -- $(B)/bench-bin -r 1 $(BENCH_ARGS) \
+				>> $(BD)/raw-$$k.csv || { echo "make: the benchmark failed on the $$k kernel; see $(BD)/console-$$k-$$r.log"; exit 1; }; \
+		done; \
+	done
+	@$(H)/bench-report $(BD) "$$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), \
+		$$(if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then echo KVM; else echo TCG; fi)"
+	@gnuplot $(BD)/bench.gp && echo "  PLOT    $(BD)/bench.png"
 
 series: tree
 	@$(H)/mkseries.sh $(CURDIR) $(BASE_TREE) $(B)/series

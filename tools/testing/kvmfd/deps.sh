@@ -10,7 +10,7 @@ set -u
 needs="gcc:gcc make:make flex:flex bison:bison bc:bc perl:perl
 	cpio:cpio /bin/busybox:busybox-static xz:xz-utils rsync:rsync ccache:ccache quilt:quilt git:git
 	patch:patch python3:python3 sparse:sparse
-	qemu-system-x86_64:qemu-system-x86
+	qemu-system-x86_64:qemu-system-x86 gnuplot:gnuplot-nox
 	/usr/include/libelf.h:libelf-dev /usr/include/openssl/ssl.h:libssl-dev"
 tarball=${1:-/usr/src/linux-source-6.12.tar.xz}
 

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Doorbell benchmark for `make bench`: the guest makes N accesses of one
+ * kind and the host times them.  The same binary runs on the patched and
+ * the stock kernel; cases that need a capability the kernel lacks print
+ * nothing.  Output is CSV, one line per measurement:
+ *
+ *   group,case,param,value,unit
+ *
+ * e.g. "doorbell,pio-ioeventfd,1,2.71,us" or "scaling,hit-last,1000,3.02,us".
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <linux/ioregion.h>
+
+#include "ioregion_device.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "ucall_common.h"
+
+#define BENCH_PORT	0x6000
+#define BENCH_GPA	(4ull << 30)
+
+enum bench_op {
+	OP_PIO_WRITE,
+	OP_MMIO_WRITE,
+	OP_PIO_READ,
+	OP_MMIO_READ,
+	OP_CPUID,
+};
+
+/* What the guest does next, set by the host before each KVM_RUN. */
+static u32 guest_op;
+static u64 guest_addr;
+static u32 guest_val;
+static u32 guest_count;
+
+static u32 guest_inl(u16 port)
+{
+	u32 value;
+
+	__asm__ __volatile__("inl %%dx, %%eax" : "=a"(value) : "d"(port));
+	return value;
+}
+
+static void guest_code(void)
+{
+	u32 i;
+
+	for (;;) {
+		for (i = 0; i < guest_count; i++) {
+			switch (guest_op) {
+			case OP_PIO_WRITE:
+				outl(guest_addr, guest_val);
+				break;
+			case OP_MMIO_WRITE:
+				WRITE_ONCE(*(u32 *)guest_addr, guest_val);
+				break;
+			case OP_PIO_READ:
+				guest_inl(guest_addr);
+				break;
+			case OP_MMIO_READ:
+				(void)READ_ONCE(*(u32 *)guest_addr);
+				break;
+			case OP_CPUID: {
+				u32 eax, ebx, ecx, edx;
+
+				cpuid(0, &eax, &ebx, &ecx, &edx);
+				break;
+			}
+			}
+		}
+		GUEST_SYNC(0);
+	}
+}
+
+static int nr_runs = 5;
+static u32 nr_ops = 2000;
+static bool has_groups;
+
+/* How the host answers an exit to userspace; @fwd_fd forwards reads. */
+static int fwd_fd = -1;
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void handle_exit(struct kvm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	u64 data = 0x12345678;
+
+	if (fwd_fd >= 0) {
+		struct ioregionfd_cmd cmd = { .cmd = IOREGIONFD_CMD_READ, .size = 4 };
+		struct ioregionfd_resp resp;
+
+		TEST_ASSERT(write(fwd_fd, &cmd, sizeof(cmd)) == sizeof(cmd), "forward failed");
+		TEST_ASSERT(read(fwd_fd, &resp, sizeof(resp)) == sizeof(resp), "forward failed");
+		data = resp.data;
+	}
+
+	if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_IN)
+		memcpy((u8 *)run + run->io.data_offset, &data, run->io.size);
+	else if (run->exit_reason == KVM_EXIT_MMIO && !run->mmio.is_write)
+		memcpy(run->mmio.data, &data, run->mmio.len);
+	else
+		TEST_ASSERT(run->exit_reason == KVM_EXIT_IO || run->exit_reason == KVM_EXIT_MMIO,
+			    "unexpected exit %s", exit_reason_str(run->exit_reason));
+}
+
+/* Run @count guest accesses and return the time of one, in microseconds. */
+static double run_ops(struct kvm_vcpu *vcpu, enum bench_op op, u64 addr, u32 val, u32 count)
+{
+	struct kvm_vm *vm = vcpu->vm;
+	struct ucall uc;
+	double start;
+
+	guest_op = op;
+	guest_addr = addr;
+	guest_val = val;
+	guest_count = count;
+	sync_global_to_guest(vm, guest_op);
+	sync_global_to_guest(vm, guest_addr);
+	sync_global_to_guest(vm, guest_val);
+	sync_global_to_guest(vm, guest_count);
+
+	start = now_ns();
+	for (;;) {
+		vcpu_run(vcpu);
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_SYNC:
+			return (now_ns() - start) / count / 1000;
+		case UCALL_NONE:
+			handle_exit(vcpu);
+			break;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+		default:
+			TEST_FAIL("unexpected ucall %lu", uc.cmd);
+		}
+	}
+}
+
+static void report(const char *group, const char *name, long param, double value,
+		   const char *unit)
+{
+	printf("%s,%s,%ld,%.3f,%s\n", group, name, param, value, unit);
+	fflush(stdout);
+}
+
+static void measure(struct kvm_vcpu *vcpu, const char *group, const char *name, long param,
+		    enum bench_op op, u64 addr, u32 val)
+{
+	int i;
+
+	/* Warm up: fault in pages, fill caches and ccache-like TCG blocks. */
+	run_ops(vcpu, op, addr, val, nr_ops / 10 ?: 1);
+	for (i = 0; i < nr_runs; i++)
+		report(group, name, param, run_ops(vcpu, op, addr, val, nr_ops), "us");
+}
+
+static int new_eventfd(void)
+{
+	int fd = eventfd(0, EFD_NONBLOCK);
+
+	TEST_ASSERT(fd >= 0, "eventfd() failed, errno = %d", errno);
+	return fd;
+}
+
+static int __ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 flags, u64 match)
+{
+	struct kvm_ioeventfd args = {
+		.addr = addr, .len = len, .fd = fd, .flags = flags, .datamatch = match,
+	};
+
+	return __vm_ioctl(vm, KVM_IOEVENTFD, &args);
+}
+
+static void ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 flags, u64 match)
+{
+	int ret = __ioeventfd(vm, addr, len, fd, flags, match);
+
+	TEST_ASSERT(!ret, "KVM_IOEVENTFD failed, errno = %d (%s)", errno, strerror(errno));
+}
+
+static struct kvm_vm *bench_vm(struct kvm_vcpu **vcpu)
+{
+	struct kvm_vm *vm = vm_create_with_one_vcpu(vcpu, guest_code);
+
+	virt_map(vm, BENCH_GPA, BENCH_GPA, 1);
+	return vm;
+}
+
+static struct ioregion_regfile regfile;
+
+static void *device_thread(void *arg)
+{
+	int fd = (long)arg;
+
+	ioregion_device_serve(fd, fd, ioregion_regfile_handler, &regfile);
+	close(fd);
+	return NULL;
+}
+
+static pthread_t start_device(int *fd)
+{
+	pthread_t thread;
+	int sv[2];
+
+	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), "socketpair() failed");
+	TEST_ASSERT(!pthread_create(&thread, NULL, device_thread, (void *)(long)sv[1]),
+		    "pthread_create() failed");
+	*fd = sv[0];
+	return thread;
+}
+
+static void bench_ioregion(struct kvm_vcpu *vcpu)
+{
+	struct kvm_ioregion region = {
+		.guest_paddr = BENCH_GPA + 0x100,
+		.memory_size = 8,
+	};
+	pthread_t thread;
+	int fd;
+
+	if (!kvm_has_cap(KVM_CAP_IOREGIONFD))
+		return;
+
+	thread = start_device(&fd);
+	region.read_fd = fd;
+	region.write_fd = fd;
+	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
+	region.guest_paddr = BENCH_GPA + 0x200;
+	region.memory_size = 0;
+	region.flags = KVM_IOREGION_POSTED_WRITES;
+	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
+	close(fd);
+
+	measure(vcpu, "doorbell", "ioregionfd-read", 1, OP_MMIO_READ, BENCH_GPA + 0x100, 0);
+	measure(vcpu, "doorbell", "ioregionfd-posted-write", 1, OP_MMIO_WRITE, BENCH_GPA + 0x200,
+		1);
+
+	region.flags |= KVM_IOREGION_DEASSIGN;
+	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
+	region.guest_paddr = BENCH_GPA + 0x100;
+	region.memory_size = 8;
+	region.flags = KVM_IOREGION_DEASSIGN;
+	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
+	pthread_join(thread, NULL);
+}
+
+/* The classic VMM path: exit to the vCPU thread, which asks a device thread. */
+static void bench_forwarded_read(struct kvm_vcpu *vcpu)
+{
+	pthread_t thread = start_device(&fwd_fd);
+
+	measure(vcpu, "doorbell", "forwarded-read", 1, OP_MMIO_READ, BENCH_GPA + 0x800, 0);
+	close(fwd_fd);
+	fwd_fd = -1;
+	pthread_join(thread, NULL);
+}
+
+static void bench_doorbells(void)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm = bench_vm(&vcpu);
+	int fd = new_eventfd();
+
+	measure(vcpu, "doorbell", "null-cpuid", 1, OP_CPUID, 0, 0);
+	measure(vcpu, "doorbell", "pio-exit", 1, OP_PIO_WRITE, BENCH_PORT + 0x100, 1);
+	measure(vcpu, "doorbell", "mmio-exit", 1, OP_MMIO_WRITE, BENCH_GPA + 0x800, 1);
+	measure(vcpu, "doorbell", "mmio-read-exit", 1, OP_MMIO_READ, BENCH_GPA + 0x800, 0);
+
+	ioeventfd(vm, BENCH_PORT, 4, fd, KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH, 1);
+	ioeventfd(vm, BENCH_GPA, 4, fd, KVM_IOEVENTFD_FLAG_DATAMATCH, 1);
+	ioeventfd(vm, BENCH_GPA + 0x10, 0, fd, 0, 0);
+	measure(vcpu, "doorbell", "pio-ioeventfd", 1, OP_PIO_WRITE, BENCH_PORT, 1);
+	measure(vcpu, "doorbell", "mmio-ioeventfd", 1, OP_MMIO_WRITE, BENCH_GPA, 1);
+	measure(vcpu, "doorbell", "fast-mmio-ioeventfd", 1, OP_MMIO_WRITE, BENCH_GPA + 0x10, 1);
+
+	bench_forwarded_read(vcpu);
+	bench_ioregion(vcpu);
+
+	close(fd);
+	kvm_vm_free(vm);
+}
+
+static const int scaling_items[] = { 1, 16, 256, 1000, 10000 };
+
+/* Data-match items with values 1..n on one port, all on one eventfd. */
+static void bench_scaling_one(int n)
+{
+	u32 flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm = bench_vm(&vcpu);
+	int fd = new_eventfd();
+	double start;
+	int i;
+
+	start = now_ns();
+	for (i = 1; i <= n; i++)
+		ioeventfd(vm, BENCH_PORT, 4, fd, flags, i);
+	report("register", "assign-one-address", n, (now_ns() - start) / n / 1000, "us");
+
+	measure(vcpu, "scaling", "hit-first", n, OP_PIO_WRITE, BENCH_PORT, 1);
+	measure(vcpu, "scaling", "hit-last", n, OP_PIO_WRITE, BENCH_PORT, n);
+	measure(vcpu, "scaling", "miss", n, OP_PIO_WRITE, BENCH_PORT, n + 1);
+
+	start = now_ns();
+	for (i = 1; i <= n; i++)
+		ioeventfd(vm, BENCH_PORT, 4, fd, flags | KVM_IOEVENTFD_FLAG_DEASSIGN, i);
+	report("register", "deassign-one-address", n, (now_ns() - start) / n / 1000, "us");
+
+	close(fd);
+	kvm_vm_free(vm);
+}
+
+/* N distinct ports, one item each: every one is a new bus device. */
+static void bench_distinct(int n)
+{
+	u32 flags = KVM_IOEVENTFD_FLAG_PIO;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm = bench_vm(&vcpu);
+	int fd = new_eventfd();
+	double start;
+	int i;
+
+	start = now_ns();
+	for (i = 0; i < n; i++)
+		ioeventfd(vm, BENCH_PORT + 4 * i, 4, fd, flags, 0);
+	report("register", "assign-distinct", n, (now_ns() - start) / n / 1000, "us");
+
+	start = now_ns();
+	for (i = 0; i < n; i++)
+		ioeventfd(vm, BENCH_PORT + 4 * i, 4, fd, flags | KVM_IOEVENTFD_FLAG_DEASSIGN, 0);
+	report("register", "deassign-distinct", n, (now_ns() - start) / n / 1000, "us");
+
+	close(fd);
+	kvm_vm_free(vm);
+}
+
+static long slab_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	TEST_ASSERT(f, "cannot open /proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Slab: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* P5: many items on one address are accepted; report their memory. */
+static void bench_many(int n)
+{
+	u32 flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm = bench_vm(&vcpu);
+	int fd = new_eventfd();
+	long before = slab_kib();
+	int i, ret = 0;
+
+	for (i = 1; i <= n && !ret; i++)
+		ret = __ioeventfd(vm, BENCH_PORT, 4, fd, flags, i);
+	report("many", "accepted", n, ret ? i - 2 : n, "items");
+	report("many", "slab-per-item", n, (slab_kib() - before) * 1024.0 / n, "bytes");
+	if (!ret)
+		measure(vcpu, "many", "hit-last", n, OP_PIO_WRITE, BENCH_PORT, n);
+
+	close(fd);
+	kvm_vm_free(vm);
+}
+
+int main(int argc, char *argv[])
+{
+	int opt;
+	size_t i;
+
+	while ((opt = getopt(argc, argv, "r:n:")) != -1) {
+		switch (opt) {
+		case 'r':
+			nr_runs = atoi(optarg);
+			break;
+		case 'n':
+			nr_ops = atoi(optarg);
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-r runs] [-n accesses per run]\n", argv[0]);
+			return 1;
+		}
+	}
+
+	has_groups = kvm_has_cap(KVM_CAP_IOEVENTFD_GROUPS);
+	bench_doorbells();
+	for (i = 0; i < ARRAY_SIZE(scaling_items); i++)
+		bench_scaling_one(scaling_items[i]);
+	bench_distinct(1000);
+	if (has_groups)
+		bench_many(100000);
+	return 0;
+}
