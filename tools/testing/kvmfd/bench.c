@@ -104,7 +104,9 @@ static void handle_exit(struct kvm_vcpu *vcpu)
 	u64 data = 0x12345678;
 
 	if (fwd_fd >= 0) {
-		struct ioregionfd_cmd cmd = { .cmd = IOREGIONFD_CMD_READ, .size = 4 };
+		struct ioregionfd_cmd cmd = {
+			.cmd = IOREGIONFD_CMD_READ, .size = 4, .flags = IOREGIONFD_CMD_RESP,
+		};
 		struct ioregionfd_resp resp;
 
 		TEST_ASSERT(write(fwd_fd, &cmd, sizeof(cmd)) == sizeof(cmd), "forward failed");
