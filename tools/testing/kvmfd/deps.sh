@@ -11,7 +11,9 @@ needs="gcc:gcc make:make flex:flex bison:bison bc:bc perl:perl
 	cpio:cpio /bin/busybox:busybox-static xz:xz-utils rsync:rsync ccache:ccache quilt:quilt git:git
 	patch:patch python3:python3 sparse:sparse
 	qemu-system-x86_64:qemu-system-x86 gnuplot:gnuplot-nox
-	/usr/include/libelf.h:libelf-dev /usr/include/openssl/ssl.h:libssl-dev"
+	/usr/include/libelf.h:libelf-dev /usr/include/openssl/ssl.h:libssl-dev
+	/usr/lib/python3/dist-packages/ply/__init__.py:python3-ply
+	/usr/lib/python3/dist-packages/git/__init__.py:python3-git"
 tarball=${1:-/usr/src/linux-source-6.12.tar.xz}
 
 missing=

@@ -9,6 +9,7 @@
 # checkpatch --strict.
 
 set -euo pipefail
+trap 'echo "series: unexpected failure at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 repo=${1:?usage: mkseries.sh REPO BASE_TREE OUTDIR}
 base=${2:?}
@@ -34,7 +35,7 @@ mapfile -t patches < <(sed -e 's/#.*//' "$repo/patches/series" | awk 'NF { print
 
 # Every overlay file must belong to exactly one patch.
 overlay=$(cd "$repo" && for d in virt include arch tools Documentation; do
-	[ -d "$d" ] && find "$d" -path tools/testing/kvmfd -prune -o -type f -print
+	if [ -d "$d" ]; then find "$d" -path tools/testing/kvmfd -prune -o -type f -print; fi
 	done | LC_ALL=C sort)
 claimed=$(for p in "${patches[@]}"; do
 	sed -n '/^$/q; s/^X-Overlay: *//p' "$repo/patches/$p"; done | LC_ALL=C sort)
@@ -53,7 +54,8 @@ if [ ! -d "$git_dir/.git" ] || ! cmp -s "$base/.kvmfd-base" "$git_dir/.kvmfd-bas
 	(cd "$base" && tar -cf - --exclude=./_build --exclude=./.kvmfd-base .) |
 		(cd "$git_dir" && tar -xf -)
 	g init -q
-	g add -A
+	# Debian's .gitignore ignores the whole top level; add regardless.
+	g add -f -A -- . ':(exclude)_build' ':(exclude).kvmfd-base'
 	g commit -q -m "Linux $(cd "$base" && make -s kernelversion 2>/dev/null)"
 	g tag -f base > /dev/null
 	cp "$base/.kvmfd-base" "$git_dir/.kvmfd-base"
@@ -79,7 +81,7 @@ for p in "${patches[@]}"; do
 	subject=$(sed -n 's/^Subject: //p' "$tmp/info" | sed 's/^\[PATCH[^]]*\] *//')
 	[ -n "$subject" ] || die "patches/$p has no Subject: header"
 	{ echo "$subject"; echo; cat "$tmp/msg"; } > "$tmp/commit"
-	g add -A
+	g add -f -A -- . ':(exclude)_build' ':(exclude).kvmfd-base'
 	g commit -q --author="$author <$email>" -F "$tmp/commit" ||
 		die "patches/$p adds nothing"
 done
@@ -88,6 +90,8 @@ rm -rf "$out"
 mkdir -p "$out"
 g format-patch -q --cover-letter --thread -o "$out" base..series
 cover=$(ls "$out"/0000-*.patch)
+# The patches without the cover letter, in order.
+mapfile -t series < <(ls "$out"/[0-9][0-9][0-9][0-9]-*.patch | grep -v '/0000-')
 
 # The cover letter text lives in patches/cover-letter; git fills in the
 # shortlog and diffstat.
@@ -103,20 +107,22 @@ fi
 
 echo "  CHECK   git am onto the base"
 g checkout -q -f -B series-am base
-g am -q "$out"/0[0-9][0-9][1-9]-*.patch ||
+g am -q "${series[@]}" ||
 	{ g am --abort; die "the series does not apply with git am to the base"; }
 [ -z "$(g diff series series-am --stat)" ] || die "git am of the series gives a different tree"
 
 echo "  CHECK   checkpatch --strict"
 cp_fail=0
 : > "$tmp/cp"
-for f in "$out"/0[0-9][0-9][1-9]-*.patch; do
-	res=$("$base/scripts/checkpatch.pl" --strict --no-signoff --quiet \
-		--ignore FILE_PATH_CHANGES "$f" 2>&1 || true)
+for f in "${series[@]}"; do
+	# Debian's python3 has the ply and git modules that spdxcheck.py needs.
+	# spdxcheck.py runs in the current directory, which must be a git tree.
+	res=$(cd "$git_dir" && PATH=/usr/bin:$PATH "$base/scripts/checkpatch.pl" --strict \
+		--no-signoff --quiet --ignore FILE_PATH_CHANGES "$f" 2>&1 || true)
 	if [ -n "$res" ]; then
 		cp_fail=1
 		echo "$(basename "$f"):" >> "$tmp/cp"
-		echo "$res" | grep -E '^(ERROR|WARNING|CHECK):' | sed 's/^/  /' >> "$tmp/cp"
+		echo "$res" | sed 's/^/  /' >> "$tmp/cp"
 	fi
 done
 if [ "$cp_fail" = 1 ]; then
@@ -154,4 +160,4 @@ if [ "$build_each" = 1 ]; then
 fi
 
 echo "  SERIES  $out: $(ls "$out" | wc -l) files"
-[ "$cp_fail" = 0 ]
+[ "$cp_fail" = 0 ] || die "checkpatch --strict is not clean; see above"
