@@ -26,6 +26,7 @@
 #include <linux/sizes.h>
 
 #include "ioregion_device.h"
+#include "guest_io.h"
 #include "kvm_test_harness.h"
 #include "kvm_util.h"
 #include "processor.h"
@@ -105,82 +106,6 @@ static int guest_nr_ops;
 
 /* Iterations per round of guest_stress(), set by the host. */
 static u64 stress_iters;
-
-static void guest_pio_write(u16 port, u32 size, u32 val)
-{
-	switch (size) {
-	case 1:
-		asm volatile("outb %b0, %w1" : : "a"(val), "Nd"(port));
-		break;
-	case 2:
-		asm volatile("outw %w0, %w1" : : "a"(val), "Nd"(port));
-		break;
-	case 4:
-		asm volatile("outl %0, %w1" : : "a"(val), "Nd"(port));
-		break;
-	default:
-		GUEST_FAIL("Unsupported %u-byte PIO write", size);
-	}
-}
-
-static u64 guest_pio_read(u16 port, u32 size)
-{
-	u8 b;
-	u16 w;
-	u32 l;
-
-	switch (size) {
-	case 1:
-		asm volatile("inb %w1, %b0" : "=a"(b) : "Nd"(port));
-		return b;
-	case 2:
-		asm volatile("inw %w1, %w0" : "=a"(w) : "Nd"(port));
-		return w;
-	case 4:
-		asm volatile("inl %w1, %0" : "=a"(l) : "Nd"(port));
-		return l;
-	default:
-		GUEST_FAIL("Unsupported %u-byte PIO read", size);
-		return 0;
-	}
-}
-
-static void guest_mmio_write(u64 gpa, u32 size, u64 val)
-{
-	switch (size) {
-	case 1:
-		WRITE_ONCE(*(u8 *)gpa, val);
-		break;
-	case 2:
-		WRITE_ONCE(*(u16 *)gpa, val);
-		break;
-	case 4:
-		WRITE_ONCE(*(u32 *)gpa, val);
-		break;
-	case 8:
-		WRITE_ONCE(*(u64 *)gpa, val);
-		break;
-	default:
-		GUEST_FAIL("Unsupported %u-byte MMIO write", size);
-	}
-}
-
-static u64 guest_mmio_read(u64 gpa, u32 size)
-{
-	switch (size) {
-	case 1:
-		return READ_ONCE(*(u8 *)gpa);
-	case 2:
-		return READ_ONCE(*(u16 *)gpa);
-	case 4:
-		return READ_ONCE(*(u32 *)gpa);
-	case 8:
-		return READ_ONCE(*(u64 *)gpa);
-	default:
-		GUEST_FAIL("Unsupported %u-byte MMIO read", size);
-		return 0;
-	}
-}
 
 /* Make the accesses the host put in guest_ops[], then report. */
 static void guest_code(void)

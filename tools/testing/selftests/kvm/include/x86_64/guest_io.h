@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Guest-side PIO and MMIO accesses of a size chosen at run time, for tests
+ * that check what KVM does with each access size.
+ */
+#ifndef SELFTEST_KVM_GUEST_IO_H
+#define SELFTEST_KVM_GUEST_IO_H
+
+#include "kvm_util.h"
+#include "ucall_common.h"
+
+static inline void guest_pio_write(u16 port, u32 size, u32 val)
+{
+	switch (size) {
+	case 1:
+		asm volatile("outb %b0, %w1" : : "a"(val), "Nd"(port));
+		break;
+	case 2:
+		asm volatile("outw %w0, %w1" : : "a"(val), "Nd"(port));
+		break;
+	case 4:
+		asm volatile("outl %0, %w1" : : "a"(val), "Nd"(port));
+		break;
+	default:
+		GUEST_FAIL("Unsupported %u-byte PIO write", size);
+	}
+}
+
+static inline u64 guest_pio_read(u16 port, u32 size)
+{
+	u8 b;
+	u16 w;
+	u32 l;
+
+	switch (size) {
+	case 1:
+		asm volatile("inb %w1, %b0" : "=a"(b) : "Nd"(port));
+		return b;
+	case 2:
+		asm volatile("inw %w1, %w0" : "=a"(w) : "Nd"(port));
+		return w;
+	case 4:
+		asm volatile("inl %w1, %0" : "=a"(l) : "Nd"(port));
+		return l;
+	default:
+		GUEST_FAIL("Unsupported %u-byte PIO read", size);
+		return 0;
+	}
+}
+
+static inline void guest_mmio_write(u64 gpa, u32 size, u64 val)
+{
+	switch (size) {
+	case 1:
+		WRITE_ONCE(*(u8 *)gpa, val);
+		break;
+	case 2:
+		WRITE_ONCE(*(u16 *)gpa, val);
+		break;
+	case 4:
+		WRITE_ONCE(*(u32 *)gpa, val);
+		break;
+	case 8:
+		WRITE_ONCE(*(u64 *)gpa, val);
+		break;
+	default:
+		GUEST_FAIL("Unsupported %u-byte MMIO write", size);
+	}
+}
+
+static inline u64 guest_mmio_read(u64 gpa, u32 size)
+{
+	switch (size) {
+	case 1:
+		return READ_ONCE(*(u8 *)gpa);
+	case 2:
+		return READ_ONCE(*(u16 *)gpa);
+	case 4:
+		return READ_ONCE(*(u32 *)gpa);
+	case 8:
+		return READ_ONCE(*(u64 *)gpa);
+	default:
+		GUEST_FAIL("Unsupported %u-byte MMIO read", size);
+		return 0;
+	}
+}
+
+#endif /* SELFTEST_KVM_GUEST_IO_H */
