@@ -330,6 +330,38 @@ static void bench_scaling_one(int n)
 	kvm_vm_free(vm);
 }
 
+/*
+ * P1 as a paired measurement: one item on one port, @n items on the next,
+ * in one VM and measured in turn, so that the drift of a TCG host between
+ * VMs and over time falls on both sides alike.
+ */
+static void bench_scaling_pair(int n)
+{
+	u32 flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm = bench_vm(&vcpu);
+	int fd = new_eventfd();
+	double one, many;
+	int i;
+
+	ioeventfd(vm, BENCH_PORT, 4, fd, flags, 1);
+	for (i = 1; i <= n; i++)
+		ioeventfd(vm, BENCH_PORT + 4, 4, fd, flags, i);
+
+	run_ops(vcpu, OP_PIO_WRITE, BENCH_PORT, 1, nr_ops / 10 ?: 1);
+	run_ops(vcpu, OP_PIO_WRITE, BENCH_PORT + 4, n, nr_ops / 10 ?: 1);
+	for (i = 0; i < nr_runs; i++) {
+		one = run_ops(vcpu, OP_PIO_WRITE, BENCH_PORT, 1, nr_ops);
+		many = run_ops(vcpu, OP_PIO_WRITE, BENCH_PORT + 4, n, nr_ops);
+		report("pair", "one", n, one, "us");
+		report("pair", "many", n, many, "us");
+		report("pair", "ratio", n, many / one, "x");
+	}
+
+	close(fd);
+	kvm_vm_free(vm);
+}
+
 /* N distinct ports, one item each: every one is a new bus device. */
 static void bench_distinct(int n)
 {
@@ -412,6 +444,8 @@ int main(int argc, char *argv[])
 	bench_doorbells();
 	for (i = 0; i < ARRAY_SIZE(scaling_items); i++)
 		bench_scaling_one(scaling_items[i]);
+	bench_scaling_pair(1000);
+	bench_scaling_pair(10000);
 	bench_distinct(1000);
 	if (has_groups)
 		bench_many(100000);
