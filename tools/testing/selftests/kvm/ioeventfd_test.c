@@ -26,9 +26,6 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
-/* Used by the x86 ucall implementation, never a doorbell. */
-#define UCALL_PIO_PORT		0x1000
-
 /* Arbitrary, clear of ucall and of the in-kernel PIC. */
 #define PIO_BASE		0x6000
 
@@ -311,34 +308,6 @@ static const char *describe_op(const struct io_op *op, char *buf, size_t size)
 	return buf;
 }
 
-static const char *describe_exit(struct kvm_vcpu *vcpu, char *buf, size_t size)
-{
-	struct kvm_run *run = vcpu->run;
-	u64 data = 0;
-
-	switch (run->exit_reason) {
-	case KVM_EXIT_IO:
-		if (run->io.port == UCALL_PIO_PORT) {
-			snprintf(buf, size, "a ucall");
-			break;
-		}
-		memcpy(&data, (void *)run + run->io.data_offset, min_t(int, run->io.size, 8));
-		snprintf(buf, size, "KVM_EXIT_IO (%s, port 0x%x, size %u, count %u, data 0x%lx)",
-			 run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
-			 run->io.port, run->io.size, run->io.count, data);
-		break;
-	case KVM_EXIT_MMIO:
-		memcpy(&data, run->mmio.data, min_t(int, run->mmio.len, 8));
-		snprintf(buf, size, "KVM_EXIT_MMIO (%s, gpa 0x%llx, len %u, data 0x%lx)",
-			 run->mmio.is_write ? "write" : "read", run->mmio.phys_addr,
-			 run->mmio.len, data);
-		break;
-	default:
-		snprintf(buf, size, "%s", exit_reason_str(run->exit_reason));
-	}
-	return buf;
-}
-
 /* An access, or a piece of one, that KVM is expected to pass to userspace. */
 struct io_exit {
 	u64 addr;
@@ -375,7 +344,7 @@ static void check_io_exit(struct kvm_vcpu *vcpu, const struct io_op *op,
 			    run->io.direction == (write ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN),
 			    "%s: expected KVM_EXIT_IO (%s, port 0x%lx, size %u), got %s",
 			    op_str, write ? "out" : "in", exp->addr, exp->len,
-			    describe_exit(vcpu, buf, sizeof(buf)));
+			    describe_io_exit(vcpu, buf, sizeof(buf)));
 		ptr = (void *)run + run->io.data_offset;
 	} else {
 		TEST_ASSERT(run->exit_reason == KVM_EXIT_MMIO &&
@@ -383,7 +352,7 @@ static void check_io_exit(struct kvm_vcpu *vcpu, const struct io_op *op,
 			    run->mmio.len == exp->len && run->mmio.is_write == write,
 			    "%s: expected KVM_EXIT_MMIO (%s, gpa 0x%lx, len %u), got %s",
 			    op_str, write ? "write" : "read", exp->addr, exp->len,
-			    describe_exit(vcpu, buf, sizeof(buf)));
+			    describe_io_exit(vcpu, buf, sizeof(buf)));
 		ptr = run->mmio.data;
 	}
 
@@ -424,7 +393,7 @@ static void run_io(struct kvm_vcpu *vcpu, const struct io_op *op,
 	}
 
 	vcpu_run(vcpu);
-	describe_exit(vcpu, buf, sizeof(buf));
+	describe_io_exit(vcpu, buf, sizeof(buf));
 	switch (get_ucall(vcpu, &uc)) {
 	case UCALL_SYNC:
 		break;
@@ -1452,7 +1421,7 @@ static void *conc_vcpu_thread(void *arg)
 	char buf[160];
 
 	vcpu_run(vcpu);
-	describe_exit(vcpu, buf, sizeof(buf));
+	describe_io_exit(vcpu, buf, sizeof(buf));
 	switch (get_ucall(vcpu, &uc)) {
 	case UCALL_DONE:
 		break;

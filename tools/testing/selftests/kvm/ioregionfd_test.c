@@ -33,9 +33,6 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
-/* Used by the x86 ucall implementation, never a region. */
-#define UCALL_PIO_PORT		0x1000
-
 /* Arbitrary, clear of ucall and of the in-kernel PIC and PIT. */
 #define PIO_BASE		0x6000
 
@@ -658,34 +655,14 @@ static void prog_fail(struct prog *p, const struct region *r, u64 offset, u8 siz
 static const char *describe_exit(struct kvm_vcpu *vcpu, char *buf, size_t size)
 {
 	struct kvm_run *run = vcpu->run;
-	u64 data = 0;
 
-	switch (run->exit_reason) {
-	case KVM_EXIT_IO:
-		if (run->io.port == UCALL_PIO_PORT) {
-			snprintf(buf, size, "a ucall");
-			break;
-		}
-		memcpy(&data, (void *)run + run->io.data_offset, min_t(int, run->io.size, 8));
-		snprintf(buf, size, "KVM_EXIT_IO (%s, port 0x%x, size %u, count %u, data 0x%lx)",
-			 run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
-			 run->io.port, run->io.size, run->io.count, data);
-		break;
-	case KVM_EXIT_MMIO:
-		memcpy(&data, run->mmio.data, min_t(int, run->mmio.len, 8));
-		snprintf(buf, size, "KVM_EXIT_MMIO (%s, gpa 0x%llx, len %u, data 0x%lx)",
-			 run->mmio.is_write ? "write" : "read", run->mmio.phys_addr,
-			 run->mmio.len, data);
-		break;
-	case KVM_EXIT_IOREGIONFD_FAILURE:
-		snprintf(buf, size,
-			 "KVM_EXIT_IOREGIONFD_FAILURE (addr 0x%llx, len %u, flags 0x%x, data 0x%llx, error %u, user_data 0x%llx)",
-			 run->ioregionfd.addr, run->ioregionfd.len, run->ioregionfd.flags,
-			 run->ioregionfd.data, run->ioregionfd.error, run->ioregionfd.user_data);
-		break;
-	default:
-		snprintf(buf, size, "%s", exit_reason_str(run->exit_reason));
-	}
+	if (run->exit_reason != KVM_EXIT_IOREGIONFD_FAILURE)
+		return describe_io_exit(vcpu, buf, size);
+
+	snprintf(buf, size,
+		 "KVM_EXIT_IOREGIONFD_FAILURE (addr 0x%llx, len %u, flags 0x%x, data 0x%llx, error %u, user_data 0x%llx)",
+		 run->ioregionfd.addr, run->ioregionfd.len, run->ioregionfd.flags,
+		 run->ioregionfd.data, run->ioregionfd.error, run->ioregionfd.user_data);
 	return buf;
 }
 

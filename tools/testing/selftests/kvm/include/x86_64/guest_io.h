@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Guest-side PIO and MMIO accesses of a size chosen at run time, for tests
- * that check what KVM does with each access size.
+ * For tests of KVM's PIO and MMIO paths: guest accesses of a size chosen
+ * at run time, and a host-side description of the exit one caused.
  */
 #ifndef SELFTEST_KVM_GUEST_IO_H
 #define SELFTEST_KVM_GUEST_IO_H
 
 #include "kvm_util.h"
 #include "ucall_common.h"
+
+/* The port of the x86 ucall implementation, lib/x86_64/ucall.c. */
+#define UCALL_PIO_PORT		0x1000
 
 static inline void guest_pio_write(u16 port, u32 size, u32 val)
 {
@@ -83,6 +86,35 @@ static inline u64 guest_mmio_read(u64 gpa, u32 size)
 		GUEST_FAIL("Unsupported %u-byte MMIO read", size);
 		return 0;
 	}
+}
+
+/* Describe the exit of @vcpu into @buf, for assertion messages. */
+static inline const char *describe_io_exit(struct kvm_vcpu *vcpu, char *buf, size_t size)
+{
+	struct kvm_run *run = vcpu->run;
+	u64 data = 0;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		if (run->io.port == UCALL_PIO_PORT) {
+			snprintf(buf, size, "a ucall");
+			break;
+		}
+		memcpy(&data, (void *)run + run->io.data_offset, min_t(int, run->io.size, 8));
+		snprintf(buf, size, "KVM_EXIT_IO (%s, port 0x%x, size %u, count %u, data 0x%lx)",
+			 run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
+			 run->io.port, run->io.size, run->io.count, data);
+		break;
+	case KVM_EXIT_MMIO:
+		memcpy(&data, run->mmio.data, min_t(int, run->mmio.len, 8));
+		snprintf(buf, size, "KVM_EXIT_MMIO (%s, gpa 0x%llx, len %u, data 0x%lx)",
+			 run->mmio.is_write ? "write" : "read", run->mmio.phys_addr,
+			 run->mmio.len, data);
+		break;
+	default:
+		snprintf(buf, size, "%s", exit_reason_str(run->exit_reason));
+	}
+	return buf;
 }
 
 #endif /* SELFTEST_KVM_GUEST_IO_H */
