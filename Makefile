@@ -4,7 +4,9 @@
 #
 #   make              build the patched kernel and selftests, boot, run the demo
 #   make check        run every test in the VM on the patched kernel
+#                     and again on a debug build of it (KASAN, lockdep, kmemleak)
 #   make check STOCK=1  the same test binaries on the unpatched base kernel
+#   make check DEBUG=0  skip the debug-kernel run
 #   make series       write build/series/*.patch with a cover letter
 #   make bench        benchmark patched against stock, build/bench/results.md
 #   make clean        remove build/ (ccache stays in ~/.cache/ccache)
@@ -17,6 +19,7 @@ B := $(CURDIR)/build
 H := $(CURDIR)/tools/testing/kvmfd
 J ?= $(shell nproc)
 STOCK ?=
+DEBUG ?= 1
 
 BASE_TREE := $(B)/base
 TREE := $(B)/linux
@@ -34,15 +37,19 @@ RUN_TREE := $(BASE_TREE)
 LABEL := stock
 endif
 BZIMAGE = $(1)/_build/arch/x86/boot/bzImage
+DEBUG_BZIMAGE := $(TREE)/_build-debug/arch/x86/boot/bzImage
+# Functions of KVM's own objects; kmemleak suspects whose allocation
+# backtrace shows one of them fail the debug run.
+KVM_SYMS := $(B)/kvm-symbols.txt
 
 export CCACHE_BASEDIR := $(B)
 export CCACHE_NOHASHDIR := 1
 export KBUILD_BUILD_TIMESTAMP := 2024-11-17
 export KBUILD_BUILD_USER := kvmfd
 export KBUILD_BUILD_HOST := kvmfd
-KMAKE = $(MAKE) --no-print-directory -C $(1) O=_build CC="ccache gcc" -j$(J)
+KMAKE = $(MAKE) --no-print-directory -C $(1) O=$(or $(2),_build) CC="ccache gcc" -j$(J)
 
-.PHONY: all check series bench clean deps base tree kernel stock-kernel selftests demo
+.PHONY: all check series bench clean deps base tree kernel stock-kernel debug-kernel selftests demo
 .NOTPARALLEL:
 
 all: kernel selftests demo
@@ -50,9 +57,16 @@ all: kernel selftests demo
 	@$(H)/vm-run --kernel $(call BZIMAGE,$(TREE)) --log $(B)/demo-console.log \
 		--timeout 300 -- $(B)/demo
 
-check: selftests $(if $(STOCK),stock-kernel,kernel)
+ifeq ($(STOCK)$(DEBUG),1)
+CHECK_DEBUG := debug-kernel
+endif
+
+# The debug run boots the debug kernel for the tests themselves, and the
+# plain patched kernel for the real-client test's inner guest.
+check: selftests $(if $(STOCK),stock-kernel,kernel) $(CHECK_DEBUG)
 	@$(H)/check $(call BZIMAGE,$(RUN_TREE)) $(ST) $(H)/tests $(LABEL) \
-		$(B)/check-$(LABEL)-console.log
+		$(B)/check-$(LABEL)-console.log \
+		$(if $(CHECK_DEBUG),$(DEBUG_BZIMAGE) $(B)/check-debug-console.log $(KVM_SYMS))
 
 deps:
 	@$(H)/deps.sh $(BASE_TARBALL)
@@ -63,33 +77,45 @@ base: deps
 tree: base
 	@$(H)/assemble.sh tree $(CURDIR) $(BASE_TREE) $(TREE)
 
-# Regenerate .config only when the fragment changes, so kbuild stays
-# incremental.
+# $(1): tree, $(2): output directory, $(3): config fragments.
+# Regenerate .config only when the fragments change, so kbuild stays
+# incremental, and refuse a .config that lost an option the fragments set.
 define kconfig
-	@if ! cmp -s $(H)/kernel.config $(1)/_build/kvmfd.config; then \
-		echo "  CONFIG  $(1)/_build/.config"; \
-		mkdir -p $(1)/_build; \
-		$(call KMAKE,$(1)) -s tinyconfig && \
-		cd $(1) && scripts/kconfig/merge_config.sh -m -O _build \
-			_build/.config $(H)/kernel.config > /dev/null && \
-		$(call KMAKE,$(1)) -s olddefconfig && \
-		cp $(H)/kernel.config _build/kvmfd.config; \
+	@if ! cat $(3) | cmp -s - $(1)/$(2)/kvmfd.config; then \
+		echo "  CONFIG  $(1)/$(2)/.config"; \
+		mkdir -p $(1)/$(2) && \
+		$(call KMAKE,$(1),$(2)) -s tinyconfig && \
+		(cd $(1) && scripts/kconfig/merge_config.sh -m -O $(2) \
+			$(2)/.config $(3) > /dev/null) && \
+		$(call KMAKE,$(1),$(2)) -s olddefconfig && \
+		$(H)/config-check $(1)/$(2)/.config $(3) && \
+		cat $(3) > $(1)/$(2)/kvmfd.config; \
 	fi
 endef
 
 kernel: tree
-	$(call kconfig,$(TREE))
+	$(call kconfig,$(TREE),_build,$(H)/kernel.config)
 	@echo "  KBUILD  $(TREE) (log: $(B)/kbuild.log)"
 	@$(call KMAKE,$(TREE)) bzImage headers > $(B)/kbuild.log 2>&1 || \
 		{ grep -E 'error|Error' $(B)/kbuild.log | head -n 20; \
 		  echo "make: the patched kernel failed to build; see $(B)/kbuild.log"; exit 1; }
 
 stock-kernel: base
-	$(call kconfig,$(BASE_TREE))
+	$(call kconfig,$(BASE_TREE),_build,$(H)/kernel.config)
 	@echo "  KBUILD  $(BASE_TREE) (log: $(B)/kbuild-stock.log)"
 	@$(call KMAKE,$(BASE_TREE)) bzImage > $(B)/kbuild-stock.log 2>&1 || \
 		{ grep -E 'error|Error' $(B)/kbuild-stock.log | head -n 20; \
 		  echo "make: the stock kernel failed to build; see $(B)/kbuild-stock.log"; exit 1; }
+
+debug-kernel: tree
+	$(call kconfig,$(TREE),_build-debug,$(H)/kernel.config $(H)/debug.config)
+	@echo "  KBUILD  $(TREE)/_build-debug (log: $(B)/kbuild-debug.log)"
+	@$(call KMAKE,$(TREE),_build-debug) bzImage > $(B)/kbuild-debug.log 2>&1 || \
+		{ grep -E 'error|Error' $(B)/kbuild-debug.log | head -n 20; \
+		  echo "make: the debug kernel failed to build; see $(B)/kbuild-debug.log"; exit 1; }
+	@nm --defined-only $(TREE)/_build-debug/virt/kvm/*.o $(TREE)/_build-debug/arch/x86/kvm/*.o \
+		$(TREE)/_build-debug/arch/x86/kvm/*/*.o | awk '$$2 ~ /^[tT]$$/ { print $$3 }' | \
+		sort -u > $(KVM_SYMS)
 
 ST_FLAGS = OUTPUT=$(ST) LINUX_HDR_PATH=$(TREE)/_build/usr/include/ \
 	KHDR_INCLUDES="-isystem $(TREE)/_build/usr/include" \
