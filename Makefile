@@ -142,9 +142,14 @@ demo: selftests
 		-pthread -ldl -o $(B)/demo
 
 # Patched and stock alternate, BENCH_ROUNDS times each, in one invocation.
+# BENCH_VMSTART=0 leaves out the QEMU start timing, the slowest part.
+# BENCH_ICOUNT=SHIFT runs TCG in instruction-count mode (see vm-run).
 BENCH_ROUNDS ?= 3
 BENCH_ARGS ?=
+BENCH_VMSTART ?= 1
+BENCH_ICOUNT ?=
 BD := $(B)/bench
+BENCH_VMRUN = $(H)/vm-run $(if $(BENCH_ICOUNT),--icount $(BENCH_ICOUNT)) --timeout 1800
 
 bench: selftests stock-kernel
 	@echo "  CC      $(B)/bench-bin"
@@ -155,13 +160,19 @@ bench: selftests stock-kernel
 		for k in patched stock; do \
 			if [ $$k = patched ]; then t=$(TREE); else t=$(BASE_TREE); fi; \
 			echo "  BENCH   round $$r/$(BENCH_ROUNDS), $$k kernel"; \
-			$(H)/vm-run --kernel $(call BZIMAGE,$$t) --log $(BD)/console-$$k-$$r.log \
-				--timeout 1800 -- $(B)/bench-bin -r 1 $(BENCH_ARGS) \
+			$(BENCH_VMRUN) --kernel $(call BZIMAGE,$$t) --log $(BD)/console-$$k-$$r.log \
+				-- $(B)/bench-bin -r 1 $(BENCH_ARGS) \
 				>> $(BD)/raw-$$k.csv || { echo "make: the benchmark failed on the $$k kernel; see $(BD)/console-$$k-$$r.log"; exit 1; }; \
+			[ "$(BENCH_VMSTART)" = 1 ] || continue; \
+			KVMFD_KERNEL=$(call BZIMAGE,$(TREE)) VMRUN_ENV=KVMFD_KERNEL \
+			$(BENCH_VMRUN) --kernel $(call BZIMAGE,$$t) --log $(BD)/console-vmstart-$$k-$$r.log \
+				-- $(H)/vmstart-bench 1 >> $(BD)/raw-$$k.csv || \
+				{ echo "make: the VM start benchmark failed on the $$k kernel; see $(BD)/console-vmstart-$$k-$$r.log"; exit 1; }; \
 		done; \
 	done
 	@$(H)/bench-report $(BD) "$$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), \
-		$$(if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then echo KVM; else echo TCG; fi)"
+		$$(if [ -n '$(BENCH_ICOUNT)' ]; then echo 'TCG, -icount shift=$(BENCH_ICOUNT)'; \
+		elif grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then echo KVM; else echo TCG; fi)"
 	@gnuplot $(BD)/bench.gp && echo "  PLOT    $(BD)/bench.png"
 
 series: tree
