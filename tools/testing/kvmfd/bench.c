@@ -87,12 +87,8 @@ static int nr_runs = 5;
 static u32 nr_ops = 2000;
 static bool has_groups;
 
-/*
- * How the host answers an exit to userspace: @fwd_fd forwards reads to a
- * device thread, and @fwd_poll spins for the answer instead of sleeping.
- */
+/* How the host answers an exit to userspace; @fwd_fd forwards reads. */
 static int fwd_fd = -1;
-static bool fwd_poll;
 
 static double now_ns(void)
 {
@@ -100,42 +96,6 @@ static double now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-/*
- * Move @len bytes over a nonblocking socket, spinning rather than sleeping
- * as a polling device does.  Return false at end of file.
- */
-static bool xfer_spin(int fd, void *buf, size_t len, bool out)
-{
-	size_t done = 0;
-	ssize_t ret;
-
-	while (done < len) {
-		if (out)
-			ret = send(fd, (u8 *)buf + done, len - done, MSG_DONTWAIT);
-		else
-			ret = recv(fd, (u8 *)buf + done, len - done, MSG_DONTWAIT);
-		if (ret > 0)
-			done += ret;
-		else if (!ret)
-			return false;
-		else
-			TEST_ASSERT(errno == EAGAIN || errno == EINTR, "device I/O failed, errno = %d",
-				    errno);
-	}
-	return true;
-}
-
-static void forward(struct ioregionfd_cmd *cmd, struct ioregionfd_resp *resp)
-{
-	if (fwd_poll) {
-		TEST_ASSERT(xfer_spin(fwd_fd, cmd, sizeof(*cmd), true) &&
-			    xfer_spin(fwd_fd, resp, sizeof(*resp), false), "forward failed");
-		return;
-	}
-	TEST_ASSERT(write(fwd_fd, cmd, sizeof(*cmd)) == sizeof(*cmd), "forward failed");
-	TEST_ASSERT(read(fwd_fd, resp, sizeof(*resp)) == sizeof(*resp), "forward failed");
 }
 
 static void handle_exit(struct kvm_vcpu *vcpu)
@@ -149,7 +109,8 @@ static void handle_exit(struct kvm_vcpu *vcpu)
 		};
 		struct ioregionfd_resp resp;
 
-		forward(&cmd, &resp);
+		TEST_ASSERT(write(fwd_fd, &cmd, sizeof(cmd)) == sizeof(cmd), "forward failed");
+		TEST_ASSERT(read(fwd_fd, &resp, sizeof(resp)) == sizeof(resp), "forward failed");
 		data = resp.data;
 	}
 
@@ -256,40 +217,19 @@ static void *device_thread(void *arg)
 	return NULL;
 }
 
-/* A device that never sleeps: it spins on its socket for the next command. */
-static void *device_thread_poll(void *arg)
-{
-	struct ioregionfd_cmd cmd;
-	int fd = (long)arg;
-	u64 data;
-
-	while (xfer_spin(fd, &cmd, sizeof(cmd), false)) {
-		data = ioregion_regfile_handler(&regfile, &cmd);
-		if (cmd.flags & IOREGIONFD_CMD_RESP) {
-			struct ioregionfd_resp resp = { .data = data };
-
-			if (!xfer_spin(fd, &resp, sizeof(resp), true))
-				break;
-		}
-	}
-	close(fd);
-	return NULL;
-}
-
-static pthread_t start_device(int *fd, bool poll)
+static pthread_t start_device(int *fd)
 {
 	pthread_t thread;
 	int sv[2];
 
 	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), "socketpair() failed");
-	TEST_ASSERT(!pthread_create(&thread, NULL, poll ? device_thread_poll : device_thread,
-				    (void *)(long)sv[1]),
+	TEST_ASSERT(!pthread_create(&thread, NULL, device_thread, (void *)(long)sv[1]),
 		    "pthread_create() failed");
 	*fd = sv[0];
 	return thread;
 }
 
-static void bench_ioregion(struct kvm_vcpu *vcpu, bool poll)
+static void bench_ioregion(struct kvm_vcpu *vcpu)
 {
 	struct kvm_ioregion region = {
 		.guest_paddr = BENCH_GPA + 0x100,
@@ -301,7 +241,7 @@ static void bench_ioregion(struct kvm_vcpu *vcpu, bool poll)
 	if (!kvm_has_cap(KVM_CAP_IOREGIONFD))
 		return;
 
-	thread = start_device(&fd, poll);
+	thread = start_device(&fd);
 	region.read_fd = fd;
 	region.write_fd = fd;
 	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
@@ -311,10 +251,9 @@ static void bench_ioregion(struct kvm_vcpu *vcpu, bool poll)
 	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
 	close(fd);
 
-	measure(vcpu, "doorbell", poll ? "ioregionfd-read-poll" : "ioregionfd-read", 1,
-		OP_MMIO_READ, BENCH_GPA + 0x100, 0);
-	measure(vcpu, "doorbell", poll ? "ioregionfd-posted-write-poll" : "ioregionfd-posted-write",
-		1, OP_MMIO_WRITE, BENCH_GPA + 0x200, 1);
+	measure(vcpu, "doorbell", "ioregionfd-read", 1, OP_MMIO_READ, BENCH_GPA + 0x100, 0);
+	measure(vcpu, "doorbell", "ioregionfd-posted-write", 1, OP_MMIO_WRITE, BENCH_GPA + 0x200,
+		1);
 
 	region.flags |= KVM_IOREGION_DEASSIGN;
 	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
@@ -325,20 +264,14 @@ static void bench_ioregion(struct kvm_vcpu *vcpu, bool poll)
 	pthread_join(thread, NULL);
 }
 
-/*
- * The classic VMM path: exit to the vCPU thread, which asks a device thread.
- * With @poll, both threads spin on the socket, as polling VMMs do.
- */
-static void bench_forwarded_read(struct kvm_vcpu *vcpu, bool poll)
+/* The classic VMM path: exit to the vCPU thread, which asks a device thread. */
+static void bench_forwarded_read(struct kvm_vcpu *vcpu)
 {
-	pthread_t thread = start_device(&fwd_fd, poll);
+	pthread_t thread = start_device(&fwd_fd);
 
-	fwd_poll = poll;
-	measure(vcpu, "doorbell", poll ? "forwarded-read-poll" : "forwarded-read", 1,
-		OP_MMIO_READ, BENCH_GPA + 0x800, 0);
+	measure(vcpu, "doorbell", "forwarded-read", 1, OP_MMIO_READ, BENCH_GPA + 0x800, 0);
 	close(fwd_fd);
 	fwd_fd = -1;
-	fwd_poll = false;
 	pthread_join(thread, NULL);
 }
 
@@ -360,10 +293,8 @@ static void bench_doorbells(void)
 	measure(vcpu, "doorbell", "mmio-ioeventfd", 1, OP_MMIO_WRITE, BENCH_GPA, 1);
 	measure(vcpu, "doorbell", "fast-mmio-ioeventfd", 1, OP_MMIO_WRITE, BENCH_GPA + 0x10, 1);
 
-	bench_forwarded_read(vcpu, false);
-	bench_ioregion(vcpu, false);
-	bench_forwarded_read(vcpu, true);
-	bench_ioregion(vcpu, true);
+	bench_forwarded_read(vcpu);
+	bench_ioregion(vcpu);
 
 	close(fd);
 	kvm_vm_free(vm);
