@@ -707,7 +707,12 @@ static int ioregion_check_args(const struct kvm_ioregion *args)
 	if (!args->memory_size && !(args->flags & KVM_IOREGION_POSTED_WRITES))
 		return -EINVAL;
 
-	if (end < args->guest_paddr)
+	/*
+	 * The I/O bus holds a range as an int length and compares range ends,
+	 * so the size must fit in an int and the end must not wrap to 0.
+	 */
+	if (args->memory_size > INT_MAX ||
+	    args->guest_paddr + args->memory_size < args->guest_paddr)
 		return -EINVAL;
 
 	if ((args->flags & KVM_IOREGION_PIO) && end > U16_MAX)
