@@ -155,7 +155,11 @@ static int ioregion_pollwake(wait_queue_entry_t *wait, unsigned int mode, int sy
 	/* Pairs with smp_store_mb() in ioregion_poll_wait(). */
 	smp_wmb();
 	WRITE_ONCE(poll->triggered, true);
-	return default_wake_function(wait, mode, sync, key);
+	/*
+	 * Pipes and sockets wake their readers and writers with
+	 * TASK_INTERRUPTIBLE, which would leave a TASK_KILLABLE waiter asleep.
+	 */
+	return default_wake_function(wait, TASK_NORMAL, sync, key);
 }
 
 static void ioregion_queue_proc(struct file *file, wait_queue_head_t *head, poll_table *pt)
