@@ -1,0 +1,2502 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Stress of ioeventfd groups and of ioregionfd: four vCPUs ring doorbells
+ * while a thread assigns and deassigns items and whole groups, and
+ * ioregionfd device processes are killed, answer garbage or are abandoned
+ * in the middle of transactions.
+ *
+ * Each case stops after KVM_STRESS_SECONDS (default 8, at most 240) or a
+ * fixed number of rounds, whichever comes first, but not before it tried
+ * every kind of failure once.  KVM_STRESS_SEED sets the seed of the random
+ * choices.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <asm/barrier.h>
+#include <linux/ioregion.h>
+#include <linux/sizes.h>
+
+#include "guest_io.h"
+#include "ioregion_device.h"
+#include "kvm_test_harness.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "ucall_common.h"
+
+#define NR_VCPUS		4
+
+/* Arbitrary, clear of ucall and of the in-kernel PIC and PIT. */
+#define PIO_BASE		0x6000
+
+/* Outside every memslot, identity mapped for the guest. */
+#define MMIO_GPA		(4ull * SZ_1G)
+#define MMIO_NR_PAGES		4
+
+/* Upper bits set in every byte, so that truncation or sign extension shows. */
+#define PATTERN			0xf1e2d3c4b5a69788ull
+
+#define STRESS_SECONDS		8
+#define MAX_STRESS_SECONDS	240
+#define CASE_TIMEOUT		(MAX_STRESS_SECONDS + 120)
+
+/* What must happen promptly gets this long, enough for TCG and a debug kernel. */
+#define PROMPT_MS		20000
+
+static u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static u64 stress_ms(void)
+{
+	const char *env = getenv("KVM_STRESS_SECONDS");
+	unsigned long sec = STRESS_SECONDS;
+
+	if (env)
+		sec = strtoul(env, NULL, 0);
+	return min_t(unsigned long, sec, MAX_STRESS_SECONDS) * 1000;
+}
+
+static u32 stress_seed(void)
+{
+	const char *env = getenv("KVM_STRESS_SEED");
+	u32 seed = env ? strtoul(env, NULL, 0) : now_ms() ^ getpid();
+
+	ksft_print_msg("Seed 0x%x, set KVM_STRESS_SEED to repeat the random choices\n", seed);
+	return seed;
+}
+
+/* Usable by the guest too.  Park-Miller sticks at 0 and needs a seed below 2^31 - 1. */
+static struct guest_random_state new_rng(u32 seed)
+{
+	return new_guest_random_state(seed % 0x7ffffffe + 1);
+}
+
+static u32 rand_below(struct guest_random_state *rng, u32 n)
+{
+	return guest_random_u32(rng) % n;
+}
+
+static u64 vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
+{
+	struct kvm_stats_desc *descs, *desc;
+	struct kvm_stats_header header;
+	bool found = false;
+	u64 val = 0;
+	int fd, i;
+
+	fd = vcpu_get_stats_fd(vcpu);
+	read_stats_header(fd, &header);
+	descs = read_stats_descriptors(fd, &header);
+	for (i = 0; i < header.num_desc && !found; i++) {
+		desc = get_stats_descriptor(descs, i, &header);
+		if (strcmp(desc->name, name))
+			continue;
+
+		read_stat_data(fd, &header, desc, &val, 1);
+		found = true;
+	}
+	free(descs);
+	close(fd);
+	TEST_ASSERT(found, "vCPU stat %s not found", name);
+	return val;
+}
+
+/* A guest access that KVM passed to userspace as KVM_EXIT_IO or KVM_EXIT_MMIO. */
+struct io_access {
+	bool pio;
+	bool write;
+	u64 addr;
+	u32 size;
+	u64 data;
+	/* Where a read's value goes. */
+	void *ptr;
+};
+
+static bool decode_io_exit(struct kvm_vcpu *vcpu, struct io_access *io)
+{
+	struct kvm_run *run = vcpu->run;
+
+	if (run->exit_reason == KVM_EXIT_IO && run->io.port != UCALL_PIO_PORT &&
+	    run->io.count == 1) {
+		*io = (struct io_access) {
+			.pio = true,
+			.write = run->io.direction == KVM_EXIT_IO_OUT,
+			.addr = run->io.port,
+			.size = run->io.size,
+			.ptr = (void *)run + run->io.data_offset,
+		};
+	} else if (run->exit_reason == KVM_EXIT_MMIO) {
+		*io = (struct io_access) {
+			.write = run->mmio.is_write,
+			.addr = run->mmio.phys_addr,
+			.size = run->mmio.len,
+			.ptr = run->mmio.data,
+		};
+	} else {
+		return false;
+	}
+
+	if (io->write)
+		memcpy(&io->data, io->ptr, min_t(u32, io->size, sizeof(io->data)));
+	return true;
+}
+
+static void join_thread(pthread_t thread, const char *what)
+{
+	struct timespec ts;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += PROMPT_MS / 1000;
+	ret = pthread_timedjoin_np(thread, NULL, &ts);
+	TEST_ASSERT(ret != ETIMEDOUT, "%s within %d s: hung in KVM?", what, PROMPT_MS / 1000);
+	TEST_ASSERT(!ret, "pthread_timedjoin_np() failed, error %d", ret);
+}
+
+static void join_vcpu(pthread_t thread, int idx)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "vCPU %d did not stop", idx);
+	join_thread(thread, what);
+}
+
+static void nop_handler(int sig)
+{
+}
+
+/* A signal that interrupts KVM_RUN: no SA_RESTART. */
+static void install_sigusr1(void)
+{
+	struct sigaction sa = { .sa_handler = nop_handler };
+
+	sigemptyset(&sa.sa_mask);
+	TEST_ASSERT(!sigaction(SIGUSR1, &sa, NULL), "sigaction() failed, errno = %d", errno);
+}
+
+/* Wait for @pid to end; a process that takes longer than PROMPT_MS is hung. */
+static int reap(pid_t pid, const char *what)
+{
+	u64 deadline = now_ms() + PROMPT_MS;
+	int status, ret;
+
+	for (;;) {
+		ret = waitpid(pid, &status, WNOHANG);
+		if (ret)
+			break;
+		TEST_ASSERT(now_ms() < deadline, "%s (pid %d) did not end within %d s: hung task?",
+			    what, pid, PROMPT_MS / 1000);
+		usleep(1000);
+	}
+	TEST_ASSERT(ret == pid, "waitpid() failed, errno = %d", errno);
+	return status;
+}
+
+static void wait_flag(bool *flag, const char *what)
+{
+	u64 deadline = now_ms() + PROMPT_MS;
+
+	/* Acquire: pairs with the release by the process that sets the flag. */
+	while (!smp_load_acquire(flag)) {
+		TEST_ASSERT(now_ms() < deadline, "%s within %d s", what, PROMPT_MS / 1000);
+		usleep(200);
+	}
+}
+
+/*
+ * ioeventfd doorbells.  The guest writes to targets.  The shared ones, which
+ * every vCPU rings, keep a wildcard and a datamatch item per vCPU for the
+ * whole run, while transient items come and go.  The own ones have a slot
+ * per vCPU and keep a datamatch item for it.  The churn ones are whole groups
+ * that come and go, always with a wildcard while they exist.
+ */
+#define SLOT_SIZE		0x10
+
+enum {
+	T_SHARED_PIO,
+	T_SHARED_MMIO,
+	T_OWN_PIO,
+	T_OWN_MMIO,
+	T_CHURN_PIO1,
+	T_CHURN_PIO4,
+	T_CHURN_MMIO8,
+	T_CHURN_MMIO0,
+	NR_TARGETS,
+};
+
+#define FIRST_CHURN		T_CHURN_PIO1
+#define NR_CHURN		(NR_TARGETS - FIRST_CHURN)
+
+struct target {
+	bool pio;
+	bool own;
+	/* Of the ioeventfds, 0 for a zero-length group. */
+	u32 len;
+	/* Of the guest's writes. */
+	u32 size;
+	u32 slot;
+	const char *name;
+};
+
+static const struct target targets[NR_TARGETS] = {
+	[T_SHARED_PIO]	= { .pio = true, .len = 4, .size = 4, .slot = 0, .name = "shared PIO" },
+	[T_SHARED_MMIO]	= { .len = 8, .size = 8, .slot = 0, .name = "shared MMIO" },
+	[T_OWN_PIO]	= { .pio = true, .own = true, .len = 2, .size = 2, .slot = 1,
+			    .name = "own PIO" },
+	[T_OWN_MMIO]	= { .own = true, .len = 4, .size = 4, .slot = 1, .name = "own MMIO" },
+	[T_CHURN_PIO1]	= { .pio = true, .len = 1, .size = 1, .slot = NR_VCPUS + 1,
+			    .name = "1-byte PIO group" },
+	[T_CHURN_PIO4]	= { .pio = true, .len = 4, .size = 4, .slot = NR_VCPUS + 2,
+			    .name = "4-byte PIO group" },
+	[T_CHURN_MMIO8]	= { .len = 8, .size = 8, .slot = NR_VCPUS + 1,
+			    .name = "8-byte MMIO group" },
+	[T_CHURN_MMIO0]	= { .len = 0, .size = 4, .slot = NR_VCPUS + 2,
+			    .name = "zero-length MMIO group" },
+};
+
+static u64 target_addr(int t, u32 idx)
+{
+	const struct target *tg = &targets[t];
+	u32 slot = tg->slot + (tg->own ? idx : 0);
+
+	return (tg->pio ? PIO_BASE : MMIO_GPA) + slot * SLOT_SIZE;
+}
+
+static u64 top_bit(u32 size)
+{
+	return 1ull << (size * 8 - 1);
+}
+
+/* What vCPU @idx writes to match the datamatch items on its value, or not to. */
+static u64 db_val(u32 idx, u32 size, bool nomatch)
+{
+	u64 val = (PATTERN + idx) & ioregion_size_mask(size);
+
+	return nomatch ? val ^ top_bit(size) : val;
+}
+
+/* A value that no vCPU writes. */
+static u64 db_never(u32 size)
+{
+	return (PATTERN & ioregion_size_mask(size)) ^ (top_bit(size) >> 1);
+}
+
+#define DB_MAX_WRITES		1000000000ull
+#define DB_MIN_CYCLES		64
+#define DB_MAX_CYCLES		20000
+
+/* The guest's writes per vCPU, target and nomatch, each counted once made. */
+static u64 db_writes[NR_VCPUS][NR_TARGETS][2];
+static bool db_stop;
+static u32 db_seed;
+
+static void guest_doorbells(u32 idx)
+{
+	struct guest_random_state rng = new_rng(db_seed + idx);
+	const struct target *tg;
+	u64 n, *count, val;
+	bool nomatch;
+	u32 r;
+	int t;
+
+	for (n = 0; n < DB_MAX_WRITES && !READ_ONCE(db_stop); n++) {
+		r = guest_random_u32(&rng);
+		t = r % NR_TARGETS;
+		nomatch = !(r / NR_TARGETS % 4);
+		tg = &targets[t];
+		val = db_val(idx, tg->size, nomatch);
+		if (tg->pio)
+			guest_pio_write(target_addr(t, idx), tg->size, val);
+		else
+			guest_mmio_write(target_addr(t, idx), tg->size, val);
+
+		/* Count the write only once it is done, the host's bounds rely on it. */
+		barrier();
+		count = &db_writes[idx][t][nomatch];
+		WRITE_ONCE(*count, *count + 1);
+	}
+	GUEST_DONE();
+}
+
+struct db_snap {
+	u64 w[NR_VCPUS][NR_TARGETS][2];
+};
+
+struct db_item {
+	int fd;
+	int t;
+	u64 addr;
+	bool wildcard;
+	u64 datamatch;
+	/* Per vCPU, the writes that match the item before its assign and after it. */
+	u64 base_hi[NR_VCPUS];
+	u64 base_lo[NR_VCPUS];
+};
+
+#define NR_STABLE		(2 * (NR_VCPUS + 1) + 2 * NR_VCPUS)
+#define NR_TRANSIENT		8
+/* Enough datamatch items that a new group's table grows twice under the vCPUs. */
+#define MAX_GROUP_ITEMS		20
+#define NR_RETIRED		32
+
+struct db_group {
+	int nr;
+	/* items[0] is a wildcard, assigned first and deassigned last. */
+	struct db_item items[MAX_GROUP_ITEMS];
+	/* What items[0] was signalled, over every lifetime of the group. */
+	u64 anchor_signals;
+};
+
+struct db_vcpu {
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	u32 idx;
+	/* Writes that reached userspace, per target and nomatch. */
+	u64 exits[NR_TARGETS][2];
+	bool done;
+};
+
+struct db_stress {
+	struct kvm_vm *vm;
+	struct guest_random_state rng;
+	struct db_vcpu vcpus[NR_VCPUS];
+	/* db_writes in guest memory. */
+	u64 (*writes)[NR_TARGETS][2];
+	struct db_item stable[NR_STABLE];
+	struct db_item transient[NR_TRANSIENT];
+	bool transient_live[NR_TRANSIENT];
+	struct db_group groups[NR_CHURN];
+	/* Deassigned items whose eventfds must stay quiet. */
+	struct db_item retired[NR_RETIRED];
+	u64 nr_retired;
+	/* Signals read from all the eventfds. */
+	u64 signals;
+	u64 assigns;
+	u64 deassigns;
+	u64 groups_created;
+	u64 groups_removed;
+	u64 cycles;
+};
+
+static const char *db_item_str(const struct db_item *it, char *buf, size_t size)
+{
+	if (it->wildcard)
+		snprintf(buf, size, "wildcard at %s 0x%lx", targets[it->t].name, it->addr);
+	else
+		snprintf(buf, size, "datamatch 0x%lx at %s 0x%lx", it->datamatch,
+			 targets[it->t].name, it->addr);
+	return buf;
+}
+
+static void db_snap(const struct db_stress *s, struct db_snap *snap)
+{
+	int i, t, k;
+
+	for (i = 0; i < NR_VCPUS; i++)
+		for (t = 0; t < NR_TARGETS; t++)
+			for (k = 0; k < 2; k++)
+				snap->w[i][t][k] = READ_ONCE(s->writes[i][t][k]);
+}
+
+static bool db_item_matches(const struct db_item *it, u32 idx, bool nomatch)
+{
+	return target_addr(it->t, idx) == it->addr &&
+	       (it->wildcard || it->datamatch == db_val(idx, targets[it->t].size, nomatch));
+}
+
+/* The writes of vCPU @idx in @snap that signal @it. */
+static u64 db_item_writes(const struct db_item *it, const struct db_snap *snap, u32 idx)
+{
+	u64 n = 0;
+	int k;
+
+	for (k = 0; k < 2; k++)
+		if (db_item_matches(it, idx, k))
+			n += snap->w[idx][it->t][k];
+	return n;
+}
+
+static void db_item_init(struct db_item *it, int t, u64 addr, bool wildcard, u64 datamatch)
+{
+	*it = (struct db_item) {
+		.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
+		.t = t,
+		.addr = addr,
+		.wildcard = wildcard,
+		.datamatch = wildcard ? 0 : datamatch,
+	};
+	TEST_ASSERT(it->fd >= 0, "eventfd() failed, errno = %d", errno);
+}
+
+/* A wildcard, or a datamatch on some vCPU's value, on its nomatch value, or on neither. */
+static void db_random_item(struct db_stress *s, struct db_item *it, int t, bool wildcard)
+{
+	u32 r = guest_random_u32(&s->rng), size = targets[t].size;
+	u64 val = db_val(r / 4 % NR_VCPUS, size, r % 4 == 1);
+
+	db_item_init(it, t, target_addr(t, 0), wildcard, r % 4 ? val : db_never(size));
+}
+
+static int __vm_ioeventfd(struct kvm_vm *vm, const struct db_item *it, u32 flags)
+{
+	const struct target *tg = &targets[it->t];
+	struct kvm_ioeventfd args = {
+		.datamatch = it->datamatch,
+		.addr = it->addr,
+		.len = tg->len,
+		.fd = it->fd,
+		.flags = flags | (tg->pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+			 (it->wildcard ? 0 : KVM_IOEVENTFD_FLAG_DATAMATCH),
+	};
+
+	return __vm_ioctl(vm, KVM_IOEVENTFD, &args);
+}
+
+static void vm_ioeventfd(struct kvm_vm *vm, const struct db_item *it, u32 flags)
+{
+	int ret = __vm_ioeventfd(vm, it, flags);
+	char buf[96];
+
+	TEST_ASSERT(!ret, "KVM_IOEVENTFD(%s, flags 0x%x) failed, errno = %d (%s)",
+		    db_item_str(it, buf, sizeof(buf)), flags, errno, strerror(errno));
+}
+
+static u64 eventfd_count(int fd)
+{
+	ssize_t ret;
+	u64 val;
+
+	ret = read(fd, &val, sizeof(val));
+	if (ret < 0 && errno == EAGAIN)
+		return 0;
+
+	TEST_ASSERT(ret == sizeof(val), "read(eventfd) returned %ld, errno = %d", ret, errno);
+	return val;
+}
+
+/* Once its deassign has returned, an item's eventfd must stay quiet for good. */
+static void db_check_retired(struct db_item *it)
+{
+	u64 count = eventfd_count(it->fd);
+	char buf[96];
+
+	TEST_ASSERT(!count, "The %s was signalled %lu times after its deassign returned",
+		    db_item_str(it, buf, sizeof(buf)), count);
+	close(it->fd);
+}
+
+/* Check retired items a while later too, giving a stray signal time to land. */
+static void db_retire(struct db_stress *s, const struct db_item *it)
+{
+	struct db_item *slot = &s->retired[s->nr_retired++ % NR_RETIRED];
+
+	if (s->nr_retired > NR_RETIRED)
+		db_check_retired(slot);
+	*slot = *it;
+}
+
+/*
+ * A vCPU counts a write once it is made, so at any time at most one write per
+ * vCPU is made but not counted.  All writes counted after the assign returned
+ * but for the first, and before the deassign began, must have signalled the
+ * item.  Writes counted before the assign began, or after the deassign
+ * returned but for the first, can't have.
+ */
+static void db_item_check(const struct db_item *it, const struct db_snap *before,
+			  const struct db_snap *after, u64 count)
+{
+	u64 lo = 0, hi = 0, n;
+	char buf[96];
+	u32 i;
+
+	for (i = 0; i < NR_VCPUS; i++) {
+		if (!db_item_matches(it, i, false) && !db_item_matches(it, i, true))
+			continue;
+
+		n = db_item_writes(it, before, i);
+		if (n > it->base_lo[i] + 1)
+			lo += n - it->base_lo[i] - 1;
+		hi += db_item_writes(it, after, i) - it->base_hi[i] + 1;
+	}
+	TEST_ASSERT(count >= lo && count <= hi,
+		    "The %s was signalled %lu times while registered, the guest's writes allow %lu to %lu",
+		    db_item_str(it, buf, sizeof(buf)), count, lo, hi);
+}
+
+static void db_add(struct db_stress *s, struct db_item *its, int nr)
+{
+	struct db_snap before, after;
+	int i, j;
+
+	db_snap(s, &before);
+	for (i = 0; i < nr; i++)
+		vm_ioeventfd(s->vm, &its[i], 0);
+	db_snap(s, &after);
+
+	for (i = 0; i < nr; i++) {
+		for (j = 0; j < NR_VCPUS; j++) {
+			its[i].base_hi[j] = db_item_writes(&its[i], &before, j);
+			its[i].base_lo[j] = db_item_writes(&its[i], &after, j);
+		}
+	}
+	s->assigns += nr;
+}
+
+/* Deassign @its, the first last, and check what each was signalled. */
+static u64 db_remove(struct db_stress *s, struct db_item *its, int nr)
+{
+	struct db_snap before, after;
+	u64 count, first = 0;
+	int i;
+
+	db_snap(s, &before);
+	for (i = nr - 1; i >= 0; i--)
+		vm_ioeventfd(s->vm, &its[i], KVM_IOEVENTFD_FLAG_DEASSIGN);
+	db_snap(s, &after);
+
+	for (i = 0; i < nr; i++) {
+		count = eventfd_count(its[i].fd);
+		db_item_check(&its[i], &before, &after, count);
+		s->signals += count;
+		if (!i)
+			first = count;
+		db_retire(s, &its[i]);
+	}
+	s->deassigns += nr;
+	return first;
+}
+
+static void db_group_toggle(struct db_stress *s, int t)
+{
+	struct db_group *g = &s->groups[t - FIRST_CHURN];
+	int i;
+
+	if (g->nr) {
+		g->anchor_signals += db_remove(s, g->items, g->nr);
+		g->nr = 0;
+		s->groups_removed++;
+		return;
+	}
+
+	/* A zero-length group takes only wildcards. */
+	g->nr = 1 + rand_below(&s->rng, MAX_GROUP_ITEMS);
+	db_item_init(&g->items[0], t, target_addr(t, 0), true, 0);
+	for (i = 1; i < g->nr; i++)
+		db_random_item(s, &g->items[i], t, !targets[t].len || !rand_below(&s->rng, 4));
+	db_add(s, g->items, g->nr);
+	s->groups_created++;
+}
+
+static void db_transient_toggle(struct db_stress *s, int j)
+{
+	int t = rand_below(&s->rng, 2) ? T_SHARED_PIO : T_SHARED_MMIO;
+
+	if (s->transient_live[j]) {
+		db_remove(s, &s->transient[j], 1);
+	} else {
+		db_random_item(s, &s->transient[j], t, !rand_below(&s->rng, 4));
+		db_add(s, &s->transient[j], 1);
+	}
+	s->transient_live[j] = !s->transient_live[j];
+}
+
+static void db_setup_stable(struct db_stress *s)
+{
+	struct db_item *it = s->stable;
+	int t, i;
+
+	for (t = T_SHARED_PIO; t <= T_SHARED_MMIO; t++) {
+		db_item_init(it++, t, target_addr(t, 0), true, 0);
+		for (i = 0; i < NR_VCPUS; i++)
+			db_item_init(it++, t, target_addr(t, 0), false,
+				     db_val(i, targets[t].size, false));
+	}
+	for (t = T_OWN_PIO; t <= T_OWN_MMIO; t++)
+		for (i = 0; i < NR_VCPUS; i++)
+			db_item_init(it++, t, target_addr(t, i), false,
+				     db_val(i, targets[t].size, false));
+
+	for (i = 0; i < NR_STABLE; i++)
+		vm_ioeventfd(s->vm, &s->stable[i], 0);
+}
+
+/*
+ * A write that no item took.  That is right for a churn group that doesn't
+ * exist and for the nomatch writes to the vCPU's own slots, and wrong for
+ * everything else.
+ */
+static bool db_handle_exit(struct db_vcpu *v)
+{
+	const struct target *tg;
+	struct io_access io;
+	char buf[160];
+	int t, k;
+
+	if (!decode_io_exit(v->vcpu, &io))
+		return false;
+
+	for (t = 0; t < NR_TARGETS; t++) {
+		tg = &targets[t];
+		if (tg->pio != io.pio || target_addr(t, v->idx) != io.addr)
+			continue;
+
+		for (k = 0; k < 2; k++)
+			if (io.write && io.size == tg->size &&
+			    io.data == db_val(v->idx, tg->size, k))
+				break;
+		TEST_ASSERT(k < 2 && (t >= FIRST_CHURN || (tg->own && k)),
+			    "vCPU %u: a write to the %s target reached userspace: %s",
+			    v->idx, tg->name, describe_io_exit(v->vcpu, buf, sizeof(buf)));
+		v->exits[t][k]++;
+		return true;
+	}
+	TEST_FAIL("vCPU %u: unexpected %s", v->idx, describe_io_exit(v->vcpu, buf, sizeof(buf)));
+	return false;
+}
+
+static void *db_vcpu_thread(void *arg)
+{
+	struct db_vcpu *v = arg;
+	struct ucall uc;
+	char buf[160];
+
+	for (;;) {
+		vcpu_run(v->vcpu);
+		if (db_handle_exit(v))
+			continue;
+
+		switch (get_ucall(v->vcpu, &uc)) {
+		case UCALL_DONE:
+			WRITE_ONCE(v->done, true);
+			return NULL;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+			break;
+		default:
+			TEST_FAIL("vCPU %u: unexpected %s", v->idx,
+				  describe_io_exit(v->vcpu, buf, sizeof(buf)));
+		}
+	}
+}
+
+static bool db_any_done(struct db_stress *s)
+{
+	int i;
+
+	for (i = 0; i < NR_VCPUS; i++)
+		if (READ_ONCE(s->vcpus[i].done))
+			return true;
+	return false;
+}
+
+static void db_wait_ringing(struct db_stress *s)
+{
+	u64 deadline = now_ms() + PROMPT_MS;
+	struct db_snap snap;
+	u64 n;
+	int i, t;
+
+	for (i = 0; i < NR_VCPUS; i++) {
+		do {
+			TEST_ASSERT(now_ms() < deadline, "vCPU %d made no doorbell write in %d s",
+				    i, PROMPT_MS / 1000);
+			usleep(1000);
+			db_snap(s, &snap);
+			for (n = 0, t = 0; t < NR_TARGETS; t++)
+				n += snap.w[i][t][0] + snap.w[i][t][1];
+		} while (!n);
+	}
+}
+
+/* With the vCPUs stopped, stable items must have seen exactly the guest's writes. */
+static void db_check_final(struct db_stress *s)
+{
+	u64 count, want, exits, writes;
+	struct db_snap final;
+	char buf[96];
+	int i, t, k;
+
+	db_snap(s, &final);
+	for (i = 0; i < NR_STABLE; i++) {
+		count = eventfd_count(s->stable[i].fd);
+		for (want = 0, k = 0; k < NR_VCPUS; k++)
+			want += db_item_writes(&s->stable[i], &final, k);
+		TEST_ASSERT(count == want,
+			    "The stable %s was signalled %lu times, the guest made %lu matching writes",
+			    db_item_str(&s->stable[i], buf, sizeof(buf)), count, want);
+		s->signals += count;
+		close(s->stable[i].fd);
+	}
+
+	for (t = T_OWN_PIO; t <= T_OWN_MMIO; t++)
+		for (i = 0; i < NR_VCPUS; i++)
+			TEST_ASSERT(s->vcpus[i].exits[t][1] == final.w[i][t][1],
+				    "vCPU %d made %lu nomatch writes to its %s slot, %lu reached userspace",
+				    i, final.w[i][t][1], targets[t].name, s->vcpus[i].exits[t][1]);
+
+	/* Whenever a churn group exists, its first item takes every write. */
+	for (t = FIRST_CHURN; t < NR_TARGETS; t++) {
+		exits = 0;
+		writes = 0;
+		for (i = 0; i < NR_VCPUS; i++) {
+			for (k = 0; k < 2; k++) {
+				exits += s->vcpus[i].exits[t][k];
+				writes += final.w[i][t][k];
+			}
+		}
+		count = s->groups[t - FIRST_CHURN].anchor_signals;
+		TEST_ASSERT(exits + count == writes,
+			    "%lu writes to the %s, %lu reached userspace and its first wildcard saw %lu",
+			    writes, targets[t].name, exits, count);
+	}
+}
+
+/* Every signal is on some eventfd; the only misses are nomatch writes to own slots. */
+static void db_check_stats(struct db_stress *s, const u64 *signals0, const u64 *misses0)
+{
+	u64 signals = 0, misses = 0, nomatch = 0;
+	int i, t;
+
+	for (i = 0; i < NR_VCPUS; i++) {
+		signals += vcpu_stat(s->vcpus[i].vcpu, "ioeventfd_signals") - signals0[i];
+		misses += vcpu_stat(s->vcpus[i].vcpu, "ioeventfd_misses") - misses0[i];
+		for (t = T_OWN_PIO; t <= T_OWN_MMIO; t++)
+			nomatch += s->vcpus[i].exits[t][1];
+	}
+	TEST_ASSERT(signals == s->signals,
+		    "ioeventfd_signals grew by %lu, the eventfds counted %lu", signals, s->signals);
+	TEST_ASSERT(misses == nomatch,
+		    "ioeventfd_misses grew by %lu, %lu writes matched no item of their group",
+		    misses, nomatch);
+}
+
+static u64 db_total_writes(struct db_stress *s, u64 *exits)
+{
+	u64 total = 0;
+	int i, t, k;
+
+	*exits = 0;
+	for (i = 0; i < NR_VCPUS; i++) {
+		for (t = 0; t < NR_TARGETS; t++) {
+			for (k = 0; k < 2; k++) {
+				total += READ_ONCE(s->writes[i][t][k]);
+				*exits += s->vcpus[i].exits[t][k];
+			}
+		}
+	}
+	return total;
+}
+
+FIXTURE(ioeventfd_stress) {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpus[NR_VCPUS];
+};
+
+FIXTURE_SETUP(ioeventfd_stress)
+{
+	/* Without groups, an address takes one wildcard or distinct datamatches. */
+	if (!kvm_has_cap(KVM_CAP_IOEVENTFD_GROUPS))
+		SKIP(return, "KVM_CAP_IOEVENTFD_GROUPS not supported");
+
+	self->vm = vm_create_with_vcpus(NR_VCPUS, guest_doorbells, self->vcpus);
+	virt_map(self->vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+}
+
+FIXTURE_TEARDOWN(ioeventfd_stress)
+{
+	kvm_vm_free(self->vm);
+}
+
+/*
+ * Four vCPUs ring doorbells on shared and own addresses, PIO and MMIO, while
+ * this thread assigns and deassigns transient items at the shared addresses
+ * and whole groups at others.  Stable items must receive exactly the guest's
+ * matching writes, transient ones what the guest wrote while they were
+ * registered and nothing once their deassign returned.
+ */
+TEST_F_TIMEOUT(ioeventfd_stress, doorbells, CASE_TIMEOUT)
+{
+	u64 signals0[NR_VCPUS], misses0[NR_VCPUS], start, end, writes, exits;
+	static struct db_stress s;
+	struct db_vcpu *v;
+	bool *stop;
+	int i;
+
+	s.vm = self->vm;
+	db_seed = stress_seed();
+	s.rng = new_rng(~db_seed);
+	sync_global_to_guest(s.vm, db_seed);
+	s.writes = addr_gva2hva(s.vm, (vm_vaddr_t)db_writes);
+	stop = addr_gva2hva(s.vm, (vm_vaddr_t)&db_stop);
+	db_setup_stable(&s);
+
+	for (i = 0; i < NR_VCPUS; i++) {
+		v = &s.vcpus[i];
+		v->vcpu = self->vcpus[i];
+		v->idx = i;
+		signals0[i] = vcpu_stat(v->vcpu, "ioeventfd_signals");
+		misses0[i] = vcpu_stat(v->vcpu, "ioeventfd_misses");
+		vcpu_args_set(v->vcpu, 1, i);
+		TEST_ASSERT(!pthread_create(&v->thread, NULL, db_vcpu_thread, v),
+			    "pthread_create() failed");
+	}
+	db_wait_ringing(&s);
+
+	start = now_ms();
+	end = start + stress_ms();
+	do {
+		if (rand_below(&s.rng, 4))
+			db_transient_toggle(&s, rand_below(&s.rng, NR_TRANSIENT));
+		else
+			db_group_toggle(&s, FIRST_CHURN + rand_below(&s.rng, NR_CHURN));
+	} while (++s.cycles < DB_MIN_CYCLES ||
+		 (s.cycles < DB_MAX_CYCLES && now_ms() < end && !db_any_done(&s)));
+
+	WRITE_ONCE(*stop, true);
+	for (i = 0; i < NR_VCPUS; i++)
+		join_vcpu(s.vcpus[i].thread, i);
+
+	for (i = 0; i < NR_TRANSIENT; i++)
+		if (s.transient_live[i])
+			db_remove(&s, &s.transient[i], 1);
+	for (i = 0; i < NR_CHURN; i++)
+		if (s.groups[i].nr)
+			db_group_toggle(&s, FIRST_CHURN + i);
+	for (i = 0; i < min_t(u64, s.nr_retired, NR_RETIRED); i++)
+		db_check_retired(&s.retired[i]);
+
+	db_check_final(&s);
+	db_check_stats(&s, signals0, misses0);
+
+	writes = db_total_writes(&s, &exits);
+	ksft_print_msg("doorbells: %lu ms, %lu guest writes, %lu of them to userspace\n",
+		       now_ms() - start, writes, exits);
+	ksft_print_msg("doorbells: %lu cycles: %lu assigns, %lu deassigns, %lu groups created\n",
+		       s.cycles, s.assigns, s.deassigns, s.groups_created);
+	ksft_print_msg("doorbells: %lu eventfd signals\n", s.signals);
+	TEST_ASSERT(s.groups_created && s.deassigns, "The run was too short to churn anything");
+}
+
+/*
+ * ioregionfd.  vCPU i has an MMIO and a PIO register file, and all share a
+ * PIO doorbell with posted writes.  The register files live in shared memory
+ * and survive the device processes; userspace emulates the accesses that a
+ * device fails, with the same register files.  So the guest always reads
+ * back what it wrote, whoever served the access.  A region's user_data names
+ * the device generation that serves it, and the region.
+ */
+#define IOR_SIZE		0x40
+#define IOR_STRIDE		0x100
+#define IOR_DOORBELL		(2 * NR_VCPUS)
+#define NR_IOR_REGIONS		(IOR_DOORBELL + 1)
+#define IOR_DOORBELL_PORT	(PIO_BASE + 0x800)
+#define IOR_USER_DATA_MAGIC	0x10f0000000000000ull
+#define IOR_USER_DATA(gen, r)	(IOR_USER_DATA_MAGIC | (u64)(gen) << 8 | (r))
+#define IOR_MAX_GENS		200
+#define IOR_MAX_ITERS		1000000000ull
+
+struct ior_region {
+	u64 base;
+	u64 size;
+	u32 flags;
+	u32 vcpu;
+};
+
+static struct ior_region ior_region(u32 r)
+{
+	if (r == IOR_DOORBELL)
+		return (struct ior_region) {
+			.base = IOR_DOORBELL_PORT, .size = 4,
+			.flags = KVM_IOREGION_PIO | KVM_IOREGION_POSTED_WRITES,
+		};
+	if (r < NR_VCPUS)
+		return (struct ior_region) {
+			.base = MMIO_GPA + r * IOR_STRIDE, .size = IOR_SIZE, .vcpu = r,
+		};
+	return (struct ior_region) {
+		.base = PIO_BASE + (r - NR_VCPUS) * IOR_STRIDE, .size = IOR_SIZE,
+		.flags = KVM_IOREGION_PIO, .vcpu = r - NR_VCPUS,
+	};
+}
+
+static u32 ior_ud_gen(u64 user_data)
+{
+	return user_data >> 8;
+}
+
+static u32 ior_ud_region(u64 user_data)
+{
+	return user_data & 0xff;
+}
+
+static const u8 ior_sizes[] = { 1, 2, 4, 8 };
+
+static u64 ior_iters[NR_VCPUS];
+static u64 ior_doorbells[NR_VCPUS];
+static bool ior_stop;
+static u32 ior_seed;
+
+/* While nonzero, only ring the doorbell; each vCPU says it saw it. */
+static u32 ior_posted_gen;
+static u32 ior_posted_seen[NR_VCPUS];
+
+/* Write a random value at a random place of a register file and read it back. */
+static void guest_ior_access(struct guest_random_state *rng, u32 idx, u32 r, u64 n)
+{
+	struct ior_region reg = ior_region(r);
+	bool pio = reg.flags & KVM_IOREGION_PIO;
+	u32 x = guest_random_u32(rng), size = ior_sizes[x % (pio ? 3 : 4)];
+	u64 addr = reg.base + x / 4 % (IOR_SIZE / 8) * 8 + x / 64 % (8 / size) * size;
+	u64 val = guest_random_u64(rng) & ioregion_size_mask(size), got;
+
+	if (pio) {
+		guest_pio_write(addr, size, val);
+		got = guest_pio_read(addr, size);
+	} else {
+		guest_mmio_write(addr, size, val);
+		got = guest_mmio_read(addr, size);
+	}
+	__GUEST_ASSERT(got == val,
+		       "vCPU %u, iteration %lu: %u-byte %s read at 0x%lx returned 0x%lx, wrote 0x%lx",
+		       idx, n, size, pio ? "PIO" : "MMIO", addr, got, val);
+}
+
+static void guest_ioregion(u32 idx)
+{
+	struct guest_random_state rng = new_rng(ior_seed + idx);
+	u32 posted;
+	u64 n;
+
+	for (n = 0; n < IOR_MAX_ITERS && !READ_ONCE(ior_stop); n++) {
+		posted = READ_ONCE(ior_posted_gen);
+		WRITE_ONCE(ior_posted_seen[idx], posted);
+		if (!posted) {
+			guest_ior_access(&rng, idx, idx, n);
+			guest_ior_access(&rng, idx, NR_VCPUS + idx, n);
+		}
+		if (posted || !rand_below(&rng, 4)) {
+			guest_pio_write(IOR_DOORBELL_PORT, 4, idx);
+			WRITE_ONCE(ior_doorbells[idx], ior_doorbells[idx] + 1);
+		}
+		WRITE_ONCE(ior_iters[idx], n + 1);
+	}
+	GUEST_DONE();
+}
+
+/* How a device generation fails. */
+enum ior_fault {
+	/* SIGKILL at a random point. */
+	IOR_KILL,
+	/* SIGKILL while it holds a command, unanswered. */
+	IOR_KILL_HELD,
+	/* SIGKILL once it stopped reading and the vCPUs wait for room to send. */
+	IOR_KILL_FULL,
+	/* A short response, then SIGKILL. */
+	IOR_SHORT_HELD,
+	/* A short response, then exit. */
+	IOR_SHORT_CLOSE,
+	/* 32 random bytes with nonzero pad. */
+	IOR_GARBAGE,
+	/* A response with extra bytes, which garble the next response. */
+	IOR_LONG,
+	/* Its regions are deassigned while it holds a command, which it then answers. */
+	IOR_DEASSIGN_HELD,
+	NR_IOR_FAULTS,
+};
+
+static const char * const ior_fault_names[NR_IOR_FAULTS] = {
+	[IOR_KILL]		= "killed",
+	[IOR_KILL_HELD]		= "killed holding a command",
+	[IOR_KILL_FULL]		= "killed with its fds full",
+	[IOR_SHORT_HELD]	= "short response, killed",
+	[IOR_SHORT_CLOSE]	= "short response, exit",
+	[IOR_GARBAGE]		= "random response",
+	[IOR_LONG]		= "long response",
+	[IOR_DEASSIGN_HELD]	= "deassigned holding a command",
+};
+
+/* Shared with the device processes. */
+struct ior_shared {
+	struct ioregion_regfile rf[IOR_DOORBELL];
+	/* Doorbells that the devices took, per vCPU. */
+	u64 doorbells[NR_VCPUS];
+
+	/* Reset for each device.  Set by the host: fail on the next command. */
+	bool armed;
+	/* Set by the device: between taking a command and answering it. */
+	bool busy;
+	/* Failed on fault_cmd. */
+	bool faulted;
+	/* IOR_LONG: victim_cmd is the command whose response it garbled. */
+	bool victim_known;
+	/* Set by the host: IOR_DEASSIGN_HELD may answer fault_cmd. */
+	bool release;
+	u64 cmds;
+	u64 vcpu_cmds[NR_VCPUS];
+	/* IOR_KILL_FULL: unread bytes when it was killed. */
+	int unread;
+	struct ioregionfd_cmd fault_cmd;
+	struct ioregionfd_cmd victim_cmd;
+	struct ioregionfd_cmd bad_cmd;
+};
+
+/* How a device process ends, other than by SIGKILL. */
+enum {
+	DEV_CLOSED,
+	DEV_EOF,
+	DEV_BAD_CMD,
+	DEV_IO_ERROR,
+};
+
+struct ior_fds {
+	/* The ends given to KVM_SET_IOREGION, the same socket or two pipes. */
+	int kvm_rfd;
+	int kvm_wfd;
+	int dev_rfd;
+	int dev_wfd;
+};
+
+struct ior_dev {
+	struct ior_shared *sh;
+	struct ior_fds fds;
+	u32 gen;
+	enum ior_fault fault;
+	struct guest_random_state rng;
+};
+
+static const char *cmd_str(const struct ioregionfd_cmd *cmd, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "{cmd %u, size %u, flags 0x%x, pad %02x%02x%02x%02x%02x, user_data 0x%llx, offset 0x%llx, data 0x%llx}",
+		 cmd->cmd, cmd->size, cmd->flags, cmd->pad[0], cmd->pad[1], cmd->pad[2],
+		 cmd->pad[3], cmd->pad[4], cmd->user_data, cmd->offset, cmd->data);
+	return buf;
+}
+
+/* A command as the guest's accesses to the regions of device @gen make them. */
+static bool ior_cmd_valid(const struct ioregionfd_cmd *cmd, u32 gen)
+{
+	u32 r = ior_ud_region(cmd->user_data);
+	struct ior_region reg = ior_region(r);
+	bool pio = reg.flags & KVM_IOREGION_PIO;
+	int i;
+
+	if (cmd->user_data != IOR_USER_DATA(gen, r) || r >= NR_IOR_REGIONS)
+		return false;
+
+	for (i = 0; i < sizeof(cmd->pad); i++)
+		if (cmd->pad[i])
+			return false;
+
+	if (r == IOR_DOORBELL)
+		return cmd->cmd == IOREGIONFD_CMD_WRITE && !cmd->flags && cmd->size == 4 &&
+		       !cmd->offset && cmd->data < NR_VCPUS;
+
+	if (cmd->flags != IOREGIONFD_CMD_RESP || cmd->size > (pio ? 4 : 8) ||
+	    !memchr(ior_sizes, cmd->size, sizeof(ior_sizes)) || cmd->offset % cmd->size ||
+	    cmd->offset + cmd->size > IOR_SIZE)
+		return false;
+
+	if (cmd->cmd == IOREGIONFD_CMD_READ)
+		return !cmd->data;
+	return cmd->cmd == IOREGIONFD_CMD_WRITE && !(cmd->data & ~ioregion_size_mask(cmd->size));
+}
+
+static bool write_all(int fd, const void *buf, size_t len)
+{
+	const u8 *p = buf;
+	ssize_t ret;
+
+	while (len) {
+		ret = write(fd, p, len);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret <= 0)
+			return false;
+		p += ret;
+		len -= ret;
+	}
+	return true;
+}
+
+static void __noreturn hold_forever(void)
+{
+	for (;;)
+		pause();
+}
+
+/* Fail on @cmd, whose answer is @data, as planned; return whether to answer it still. */
+static bool ior_dev_fault(struct ior_dev *d, const struct ioregionfd_cmd *cmd, u64 data,
+			  bool *victim)
+{
+	struct ioregionfd_resp resp = { .data = data };
+	u8 buf[2 * sizeof(resp)];
+	u32 n = 0, i;
+
+	d->sh->fault_cmd = *cmd;
+	switch (d->fault) {
+	case IOR_SHORT_HELD:
+	case IOR_SHORT_CLOSE:
+		n = 1 + rand_below(&d->rng, sizeof(resp) - 1);
+		memcpy(buf, &resp, n);
+		break;
+	case IOR_GARBAGE:
+		n = sizeof(resp);
+		for (i = 0; i < n; i++)
+			buf[i] = guest_random_u32(&d->rng);
+		buf[8 + rand_below(&d->rng, sizeof(resp.pad))] |= 1;
+		break;
+	case IOR_LONG:
+		/*
+		 * Past the data of the next response, so that its pad is garbage,
+		 * but short of a whole one: KVM then fails the next command only
+		 * once the device took it and answered.
+		 */
+		n = sizeof(resp) + 9 + rand_below(&d->rng, sizeof(resp) - 9);
+		memcpy(buf, &resp, sizeof(resp));
+		memset(buf + sizeof(resp), 0xff, n - sizeof(resp));
+		*victim = true;
+		break;
+	default:
+		break;
+	}
+
+	if (n && !write_all(d->fds.dev_wfd, buf, n))
+		_exit(DEV_IO_ERROR);
+
+	/* Release: the host reads fault_cmd once it sees faulted. */
+	smp_store_release(&d->sh->faulted, true);
+	if (d->fault == IOR_SHORT_CLOSE)
+		_exit(DEV_CLOSED);
+	if (d->fault == IOR_KILL_HELD || d->fault == IOR_SHORT_HELD)
+		hold_forever();
+	if (d->fault != IOR_DEASSIGN_HELD)
+		return false;
+
+	/* Acquire: pairs with the release by the host, once it deassigned the regions. */
+	while (!smp_load_acquire(&d->sh->release))
+		usleep(100);
+	return true;
+}
+
+/* Stop reading until the fds are full and the vCPUs wait to send, then hold. */
+static void __noreturn ior_dev_stall(struct ior_dev *d)
+{
+	int n = 0, last = -1, stable = 0;
+
+	while (stable < 100) {
+		usleep(1000);
+		if (ioctl(d->fds.dev_rfd, FIONREAD, &n))
+			_exit(DEV_IO_ERROR);
+		stable = n == last ? stable + 1 : 0;
+		last = n;
+	}
+	d->sh->unread = n;
+	/* Release: the host reads unread once it sees faulted. */
+	smp_store_release(&d->sh->faulted, true);
+	hold_forever();
+}
+
+static void ior_dev_count(struct ior_shared *sh, const struct ioregionfd_cmd *cmd)
+{
+	u32 r = ior_ud_region(cmd->user_data);
+	u32 idx = r == IOR_DOORBELL ? cmd->data : ior_region(r).vcpu;
+
+	WRITE_ONCE(sh->cmds, sh->cmds + 1);
+	WRITE_ONCE(sh->vcpu_cmds[idx], sh->vcpu_cmds[idx] + 1);
+	if (r == IOR_DOORBELL)
+		WRITE_ONCE(sh->doorbells[idx], sh->doorbells[idx] + 1);
+}
+
+/* Serve commands, now and then slowly, until the planned failure. */
+static int ior_device(struct ior_dev *d)
+{
+	struct ior_shared *sh = d->sh;
+	bool victim = false, answer;
+	struct ioregionfd_cmd cmd;
+	u64 data;
+
+	for (;;) {
+		if (ioregion_device_recv_cmd(d->fds.dev_rfd, &cmd))
+			return DEV_EOF;
+
+		WRITE_ONCE(sh->busy, true);
+		if (!ior_cmd_valid(&cmd, d->gen)) {
+			sh->bad_cmd = cmd;
+			return DEV_BAD_CMD;
+		}
+		ior_dev_count(sh, &cmd);
+		if (d->fault == IOR_KILL_FULL && READ_ONCE(sh->armed))
+			ior_dev_stall(d);
+		if (!(cmd.flags & IOREGIONFD_CMD_RESP)) {
+			WRITE_ONCE(sh->busy, false);
+			continue;
+		}
+
+		data = ioregion_regfile_access(&sh->rf[ior_ud_region(cmd.user_data)], &cmd);
+		if (victim) {
+			sh->victim_cmd = cmd;
+			/* Release: the host reads victim_cmd once it sees victim_known. */
+			smp_store_release(&sh->victim_known, true);
+			victim = false;
+		}
+
+		answer = true;
+		if (READ_ONCE(sh->armed) && !sh->faulted)
+			answer = ior_dev_fault(d, &cmd, data, &victim);
+		else if (!rand_below(&d->rng, 8))
+			usleep(rand_below(&d->rng, 200));
+		if (answer && ioregion_device_send_resp(d->fds.dev_wfd, data))
+			return DEV_IO_ERROR;
+		WRITE_ONCE(sh->busy, false);
+	}
+}
+
+static void close_ends(int *rfd, int *wfd)
+{
+	if (*rfd >= 0)
+		close(*rfd);
+	if (*wfd >= 0 && *wfd != *rfd)
+		close(*wfd);
+	*rfd = -1;
+	*wfd = -1;
+}
+
+static void ior_open_fds(struct ior_fds *f, bool pipes)
+{
+	int cmd[2], resp[2];
+
+	if (pipes) {
+		TEST_ASSERT(!pipe2(cmd, O_CLOEXEC) && !pipe2(resp, O_CLOEXEC),
+			    "pipe2() failed, errno = %d", errno);
+		*f = (struct ior_fds) {
+			.kvm_rfd = resp[0], .kvm_wfd = cmd[1],
+			.dev_rfd = cmd[0], .dev_wfd = resp[1],
+		};
+		return;
+	}
+
+	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cmd),
+		    "socketpair() failed, errno = %d", errno);
+	*f = (struct ior_fds) {
+		.kvm_rfd = cmd[0], .kvm_wfd = cmd[0],
+		.dev_rfd = cmd[1], .dev_wfd = cmd[1],
+	};
+}
+
+/* Close every fd from 3 up but @a and @b. */
+static void keep_only_fds(int a, int b)
+{
+	int lo = min(a, b), hi = max(a, b);
+
+	if (lo > 3)
+		close_range(3, lo - 1, 0);
+	if (hi > lo + 1)
+		close_range(lo + 1, hi - 1, 0);
+	close_range(hi + 1, ~0U, 0);
+}
+
+/*
+ * Fork the device.  It holds no fd but its ends, so that its death is the
+ * only thing that closes them, and it dies with the test.
+ */
+static pid_t ior_spawn(struct ior_dev *d)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork() failed, errno = %d", errno);
+	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		keep_only_fds(d->fds.dev_rfd, d->fds.dev_wfd);
+		_exit(ior_device(d));
+	}
+
+	close_ends(&d->fds.dev_rfd, &d->fds.dev_wfd);
+	return pid;
+}
+
+static int __vm_set_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
+{
+	return __vm_ioctl(vm, KVM_SET_IOREGION, args);
+}
+
+static void vm_set_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
+{
+	int ret = __vm_set_ioregion(vm, args);
+
+	TEST_ASSERT(!ret,
+		    "KVM_SET_IOREGION(paddr 0x%llx, size 0x%llx, rfd %d, wfd %d, flags 0x%x) failed, errno = %d (%s)",
+		    args->guest_paddr, args->memory_size, args->read_fd, args->write_fd,
+		    args->flags, errno, strerror(errno));
+}
+
+static void ior_assign(struct kvm_vm *vm, const struct ior_fds *f, u32 gen)
+{
+	struct kvm_ioregion args;
+	struct ior_region reg;
+	u32 r;
+
+	for (r = 0; r < NR_IOR_REGIONS; r++) {
+		reg = ior_region(r);
+		args = (struct kvm_ioregion) {
+			.guest_paddr = reg.base, .memory_size = reg.size,
+			.user_data = IOR_USER_DATA(gen, r),
+			.read_fd = f->kvm_rfd, .write_fd = f->kvm_wfd, .flags = reg.flags,
+		};
+		vm_set_ioregion(vm, &args);
+	}
+}
+
+static void ior_deassign(struct kvm_vm *vm)
+{
+	struct kvm_ioregion args;
+	struct ior_region reg;
+	u32 r;
+
+	for (r = 0; r < NR_IOR_REGIONS; r++) {
+		reg = ior_region(r);
+		args = (struct kvm_ioregion) {
+			.guest_paddr = reg.base, .memory_size = reg.size,
+			.read_fd = -1, .write_fd = -1, .flags = reg.flags | KVM_IOREGION_DEASSIGN,
+		};
+		vm_set_ioregion(vm, &args);
+	}
+}
+
+static struct kvm_vm *ior_vm_create(struct kvm_vcpu **vcpus, u32 seed)
+{
+	struct kvm_vm *vm = vm_create_with_vcpus(NR_VCPUS, guest_ioregion, vcpus);
+	int i;
+
+	virt_map(vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+	ior_seed = seed;
+	sync_global_to_guest(vm, ior_seed);
+	for (i = 0; i < NR_VCPUS; i++)
+		vcpu_args_set(vcpus[i], 1, i);
+	return vm;
+}
+
+/* The details of a KVM_EXIT_IOREGIONFD_FAILURE. */
+struct ior_failure {
+	u64 addr;
+	u64 data;
+	u64 user_data;
+	u32 len;
+	u32 flags;
+	u32 error;
+	u32 pad;
+};
+
+static const char *failure_str(const struct ior_failure *f, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "KVM_EXIT_IOREGIONFD_FAILURE (addr 0x%lx, len %u, flags 0x%x, data 0x%lx, user_data 0x%lx, error %u, pad %u)",
+		 f->addr, f->len, f->flags, f->data, f->user_data, f->error, f->pad);
+	return buf;
+}
+
+struct ior_gen {
+	enum ior_fault fault;
+	bool pipes;
+	/* Of its first failure: the fds stay failed the same way. */
+	u32 error;
+	u64 failures;
+};
+
+struct ior_vcpu {
+	struct ior_stress *s;
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	u32 idx;
+	u64 failures;
+	u64 exits;
+	u64 eintr;
+	/* Doorbells that userspace took. */
+	u64 doorbells;
+	/* The latest generation that failed an access, and its first such failure. */
+	u32 fail_gen;
+	struct ior_failure first;
+	bool done;
+};
+
+struct ior_stress {
+	struct kvm_vm *vm;
+	struct ior_shared *sh;
+	struct guest_random_state rng;
+	struct ior_vcpu vcpus[NR_VCPUS];
+	pthread_mutex_t lock;
+	/* The latest device generation, and all of them; protected by lock. */
+	u32 gen;
+	struct ior_gen gens[IOR_MAX_GENS + 1];
+	u64 nr_faults[NR_IOR_FAULTS];
+	/* IOR_KILL hits in the middle of a command. */
+	u64 busy_kills;
+	u64 cmds;
+	/* The regions are on a device. */
+	bool assigned;
+	/* ior_posted_gen and ior_posted_seen in guest memory. */
+	u32 *posted_gen;
+	u32 *posted_seen;
+	/* IOR_KILL_FULL: bytes left unread by the devices. */
+	u64 unread;
+	/* A thread interrupts KVM_RUN of random vCPUs with SIGUSR1. */
+	pthread_t kicker;
+	u32 kicker_seed;
+	bool kicker_stop;
+	u64 kicks;
+};
+
+/* The region of vCPU @idx that an access lies in, or -1. */
+static int ior_find(u32 idx, bool pio, u64 addr, u32 len)
+{
+	const u32 rs[] = { idx, NR_VCPUS + idx, IOR_DOORBELL };
+	struct ior_region reg;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(rs); i++) {
+		reg = ior_region(rs[i]);
+		if (!(reg.flags & KVM_IOREGION_PIO) == !pio && addr >= reg.base &&
+		    addr + len <= reg.base + reg.size)
+			return rs[i];
+	}
+	return -1;
+}
+
+/* Do what the device would have; return a read's value. */
+static u64 ior_emulate(struct ior_vcpu *v, int r, bool write, u64 addr, u32 len, u64 data)
+{
+	struct ioregionfd_cmd cmd = {
+		.cmd = write ? IOREGIONFD_CMD_WRITE : IOREGIONFD_CMD_READ,
+		.size = len,
+		.offset = addr - ior_region(r).base,
+		.data = data,
+	};
+
+	if (r != IOR_DOORBELL)
+		return ioregion_regfile_access(&v->s->sh->rf[r], &cmd);
+
+	TEST_ASSERT(write && len == 4 && data == v->idx,
+		    "vCPU %u: bad doorbell access, %s of 0x%lx, len %u", v->idx,
+		    write ? "write" : "read", data, len);
+	v->doorbells++;
+	return 0;
+}
+
+/* An access of a region that is not assigned, between two devices. */
+static void ior_plain_exit(struct ior_vcpu *v)
+{
+	struct io_access io;
+	char buf[192];
+	u64 val;
+	int r;
+
+	TEST_ASSERT(decode_io_exit(v->vcpu, &io), "vCPU %u: unexpected %s", v->idx,
+		    describe_io_exit(v->vcpu, buf, sizeof(buf)));
+	r = ior_find(v->idx, io.pio, io.addr, io.size);
+	TEST_ASSERT(r >= 0, "vCPU %u: unexpected %s", v->idx,
+		    describe_io_exit(v->vcpu, buf, sizeof(buf)));
+
+	val = ior_emulate(v, r, io.write, io.addr, io.size, io.data);
+	if (!io.write)
+		memcpy(io.ptr, &val, io.size);
+	v->exits++;
+}
+
+static bool ior_error_ok(const struct ior_gen *g, u32 error)
+{
+	switch (g->fault) {
+	case IOR_GARBAGE:
+	case IOR_LONG:
+		return error == EPROTO;
+	case IOR_DEASSIGN_HELD:
+		return false;
+	default:
+		/* Gone: EOF or EPIPE, or a reset if it died with commands unread on a socket. */
+		return error == EPIPE || (!g->pipes && error == ECONNRESET);
+	}
+}
+
+static void ior_record_failure(struct ior_vcpu *v, const struct ior_failure *f, const char *str)
+{
+	u32 gen = ior_ud_gen(f->user_data);
+	struct ior_stress *s = v->s;
+	struct ior_gen *g;
+
+	pthread_mutex_lock(&s->lock);
+	TEST_ASSERT(gen && gen <= s->gen, "vCPU %u: %s names device %u, the latest is %u",
+		    v->idx, str, gen, s->gen);
+	g = &s->gens[gen];
+	if (!g->error)
+		g->error = f->error;
+	TEST_ASSERT(f->error == g->error && ior_error_ok(g, f->error),
+		    "vCPU %u: %s from device %u (%s, %s), whose first failure had error %u",
+		    v->idx, str, gen, ior_fault_names[g->fault], g->pipes ? "pipes" : "socket",
+		    g->error);
+	g->failures++;
+	if (v->fail_gen < gen) {
+		v->first = *f;
+		v->fail_gen = gen;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The access must be one the guest makes, in a region of this vCPU. */
+static void ior_failure_exit(struct ior_vcpu *v)
+{
+	struct kvm_run *run = v->vcpu->run;
+	struct ior_failure f = {
+		.addr = run->ioregionfd.addr, .data = run->ioregionfd.data,
+		.user_data = run->ioregionfd.user_data, .len = run->ioregionfd.len,
+		.flags = run->ioregionfd.flags, .error = run->ioregionfd.error,
+		.pad = run->ioregionfd.pad,
+	};
+	const u32 known = KVM_IOREGIONFD_FAILURE_WRITE | KVM_IOREGIONFD_FAILURE_PIO;
+	bool write = f.flags & KVM_IOREGIONFD_FAILURE_WRITE;
+	bool pio = f.flags & KVM_IOREGIONFD_FAILURE_PIO;
+	int r = ior_find(v->idx, pio, f.addr, f.len);
+	char buf[256];
+	u64 val;
+
+	failure_str(&f, buf, sizeof(buf));
+	TEST_ASSERT(r >= 0 && f.user_data == IOR_USER_DATA(ior_ud_gen(f.user_data), r) &&
+		    !(f.flags & ~known) && !f.pad && memchr(ior_sizes, f.len, sizeof(ior_sizes)) &&
+		    f.len <= (pio ? 4 : 8) && !(f.data & ~ioregion_size_mask(f.len)) &&
+		    (write || !f.data),
+		    "vCPU %u: malformed %s", v->idx, buf);
+	ior_record_failure(v, &f, buf);
+
+	/* Complete the access as a VMM would, a read with run->ioregionfd.data. */
+	val = ior_emulate(v, r, write, f.addr, f.len, f.data);
+	if (!write)
+		run->ioregionfd.data = val;
+	v->failures++;
+}
+
+static void *ior_vcpu_thread(void *arg)
+{
+	struct ior_vcpu *v = arg;
+	struct kvm_run *run = v->vcpu->run;
+	struct ucall uc;
+	char buf[192];
+	int ret;
+
+	for (;;) {
+		ret = __vcpu_run(v->vcpu);
+		if (ret == -1 && errno == EINTR) {
+			TEST_ASSERT(run->exit_reason == KVM_EXIT_INTR,
+				    "vCPU %u: KVM_RUN returned EINTR with exit reason %u",
+				    v->idx, run->exit_reason);
+			v->eintr++;
+			continue;
+		}
+		TEST_ASSERT(!ret, KVM_IOCTL_ERROR(KVM_RUN, ret));
+
+		if (run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE) {
+			ior_failure_exit(v);
+			continue;
+		}
+		if (run->exit_reason == KVM_EXIT_MMIO ||
+		    (run->exit_reason == KVM_EXIT_IO && run->io.port != UCALL_PIO_PORT)) {
+			ior_plain_exit(v);
+			continue;
+		}
+
+		switch (get_ucall(v->vcpu, &uc)) {
+		case UCALL_DONE:
+			WRITE_ONCE(v->done, true);
+			return NULL;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+			break;
+		default:
+			TEST_FAIL("vCPU %u: unexpected %s", v->idx,
+				  describe_io_exit(v->vcpu, buf, sizeof(buf)));
+		}
+	}
+}
+
+static bool ior_any_done(struct ior_stress *s)
+{
+	int i;
+
+	for (i = 0; i < NR_VCPUS; i++)
+		if (READ_ONCE(s->vcpus[i].done))
+			return true;
+	return false;
+}
+
+/* Every vCPU must get to the new device; then let it take some more commands. */
+static void ior_wait_vcpus(struct ior_stress *s, u32 gen)
+{
+	u64 deadline = now_ms() + PROMPT_MS, more;
+	struct ior_shared *sh = s->sh;
+	u32 i;
+
+	for (i = 0; i < NR_VCPUS; i++) {
+		while (!READ_ONCE(sh->vcpu_cmds[i])) {
+			TEST_ASSERT(now_ms() < deadline,
+				    "vCPU %u made no access to device %u in %d s",
+				    i, gen, PROMPT_MS / 1000);
+			usleep(200);
+		}
+	}
+
+	more = READ_ONCE(sh->cmds) + rand_below(&s->rng, 64);
+	while (READ_ONCE(sh->cmds) < more) {
+		TEST_ASSERT(now_ms() < deadline, "Device %u took only %lu commands in %d s",
+			    gen, READ_ONCE(sh->cmds), PROMPT_MS / 1000);
+		usleep(200);
+	}
+}
+
+/*
+ * Have the vCPUs only ring the doorbell, so that nothing waits for a response
+ * and commands pile up once the device stops reading.
+ */
+static void ior_posted_only(struct ior_stress *s)
+{
+	u64 deadline = now_ms() + PROMPT_MS;
+	u32 i;
+
+	WRITE_ONCE(*s->posted_gen, s->gen);
+	for (i = 0; i < NR_VCPUS; i++) {
+		while (READ_ONCE(s->posted_seen[i]) != s->gen) {
+			TEST_ASSERT(now_ms() < deadline,
+				    "vCPU %u did not switch to doorbells in %d s",
+				    i, PROMPT_MS / 1000);
+			usleep(200);
+		}
+	}
+}
+
+/* With only doorbells to ring, every vCPU must have failed on one. */
+static void ior_check_full(struct ior_stress *s)
+{
+	struct ior_failure f;
+	char buf[256];
+	int i;
+
+	WRITE_ONCE(*s->posted_gen, 0);
+	for (i = 0; i < NR_VCPUS; i++) {
+		pthread_mutex_lock(&s->lock);
+		f = s->vcpus[i].first;
+		pthread_mutex_unlock(&s->lock);
+		TEST_ASSERT(ior_ud_region(f.user_data) == IOR_DOORBELL &&
+			    (f.flags & KVM_IOREGIONFD_FAILURE_WRITE),
+			    "vCPU %d rang only the doorbell, but its first failure is %s",
+			    i, failure_str(&f, buf, sizeof(buf)));
+	}
+}
+
+/* Make the device fail as planned, where possible in the middle of a transaction. */
+static void ior_strike(struct ior_stress *s, pid_t pid, enum ior_fault fault)
+{
+	struct ior_shared *sh = s->sh;
+
+	if (fault == IOR_KILL) {
+		usleep(rand_below(&s->rng, 2000));
+		s->busy_kills += READ_ONCE(sh->busy);
+		TEST_ASSERT(!kill(pid, SIGKILL), "kill() failed, errno = %d", errno);
+		return;
+	}
+
+	if (fault == IOR_KILL_FULL)
+		ior_posted_only(s);
+
+	/* Release: the device reads armed with nothing else to order. */
+	smp_store_release(&sh->armed, true);
+	wait_flag(&sh->faulted, "The device took no command to fail on");
+	if (fault == IOR_KILL_FULL)
+		s->unread += sh->unread;
+	if (fault != IOR_KILL_HELD && fault != IOR_SHORT_HELD && fault != IOR_KILL_FULL)
+		return;
+
+	/* Let the vCPUs queue up behind the held command, or wait longer to send. */
+	usleep(rand_below(&s->rng, 5000));
+	TEST_ASSERT(!kill(pid, SIGKILL), "kill() failed, errno = %d", errno);
+}
+
+/* After the device failed, every vCPU must get a failure exit, and not hang. */
+static void ior_wait_failures(struct ior_stress *s, u32 gen)
+{
+	u64 deadline = now_ms() + PROMPT_MS;
+	u32 i;
+
+	for (i = 0; i < NR_VCPUS; i++) {
+		while (READ_ONCE(s->vcpus[i].fail_gen) < gen) {
+			TEST_ASSERT(now_ms() < deadline,
+				    "vCPU %u got no KVM_EXIT_IOREGIONFD_FAILURE within %d s of device %u (%s) failing",
+				    i, PROMPT_MS / 1000, gen, ior_fault_names[s->gens[gen].fault]);
+			usleep(200);
+		}
+	}
+}
+
+static void ior_check_device(struct ior_stress *s, int status, enum ior_fault fault)
+{
+	char buf[192];
+
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		return;
+
+	TEST_ASSERT(WIFEXITED(status), "The device ended with status 0x%x", status);
+	switch (WEXITSTATUS(status)) {
+	case DEV_CLOSED:
+		TEST_ASSERT(fault == IOR_SHORT_CLOSE, "The device exited for no reason");
+		break;
+	case DEV_EOF:
+		TEST_FAIL("The device saw end of file while its regions were assigned");
+		break;
+	case DEV_BAD_CMD:
+		TEST_FAIL("The device got a malformed command %s",
+			  cmd_str(&s->sh->bad_cmd, buf, sizeof(buf)));
+		break;
+	default:
+		TEST_FAIL("The device failed to answer, status 0x%x", status);
+	}
+}
+
+/*
+ * The access that the device failed on is the first failure of its vCPU.
+ * For IOR_LONG that is the next one, whose response the extra bytes garbled.
+ */
+static void ior_check_victim(struct ior_stress *s, u32 gen, enum ior_fault fault)
+{
+	const struct ioregionfd_cmd *cmd = &s->sh->fault_cmd;
+	struct ior_region reg;
+	struct ior_failure f;
+	char buf[2][256];
+	u32 flags;
+
+	if (fault == IOR_KILL || fault == IOR_KILL_FULL)
+		return;
+
+	if (fault == IOR_LONG) {
+		/* Acquire: pairs with the release by the device. */
+		TEST_ASSERT(smp_load_acquire(&s->sh->victim_known),
+			    "Device %u failed on no command after its long response", gen);
+		cmd = &s->sh->victim_cmd;
+	}
+
+	reg = ior_region(ior_ud_region(cmd->user_data));
+	pthread_mutex_lock(&s->lock);
+	f = s->vcpus[reg.vcpu].first;
+	pthread_mutex_unlock(&s->lock);
+
+	flags = (cmd->cmd == IOREGIONFD_CMD_WRITE ? KVM_IOREGIONFD_FAILURE_WRITE : 0) |
+		(reg.flags & KVM_IOREGION_PIO ? KVM_IOREGIONFD_FAILURE_PIO : 0);
+	TEST_ASSERT(f.addr == reg.base + cmd->offset && f.len == cmd->size && f.flags == flags &&
+		    f.data == cmd->data && f.user_data == cmd->user_data,
+		    "Device %u (%s) failed %s, but vCPU %u's first failure is %s",
+		    gen, ior_fault_names[fault], cmd_str(cmd, buf[0], sizeof(buf[0])), reg.vcpu,
+		    failure_str(&f, buf[1], sizeof(buf[1])));
+}
+
+static void *ior_deassign_thread(void *arg)
+{
+	ior_deassign(arg);
+	return NULL;
+}
+
+/*
+ * Deassign the regions while the device holds a command, then let it answer.
+ * Deassign must not wait for the device.  The accesses that had started
+ * complete with the device's answers, none fails, and once they are done KVM
+ * lets go of the fds: the device sees end of file.
+ */
+static void ior_move_away(struct ior_stress *s, pid_t pid, u32 gen)
+{
+	struct ior_shared *sh = s->sh;
+	pthread_t thread;
+	int status;
+
+	/* Release: the device reads armed with nothing else to order. */
+	smp_store_release(&sh->armed, true);
+	wait_flag(&sh->faulted, "The device took no command to hold");
+	usleep(rand_below(&s->rng, 5000));
+
+	TEST_ASSERT(!pthread_create(&thread, NULL, ior_deassign_thread, s->vm),
+		    "pthread_create() failed");
+	join_thread(thread, "Deassign did not return while the device held a command");
+	s->assigned = false;
+
+	/* Release: the device answers once the regions are gone. */
+	smp_store_release(&sh->release, true);
+	status = reap(pid, "A device whose regions were deassigned");
+	TEST_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == DEV_EOF,
+		    "A device whose regions were deassigned ended with status 0x%x, not end of file",
+		    status);
+
+	pthread_mutex_lock(&s->lock);
+	TEST_ASSERT(!s->gens[gen].failures,
+		    "%lu accesses failed on device %u, which answered all, after its regions went",
+		    s->gens[gen].failures, gen);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void ior_reset_shared(struct ior_shared *sh)
+{
+	sh->armed = false;
+	sh->busy = false;
+	sh->faulted = false;
+	sh->victim_known = false;
+	sh->release = false;
+	sh->unread = 0;
+	memset(&sh->fault_cmd, 0, sizeof(sh->fault_cmd));
+	memset(&sh->victim_cmd, 0, sizeof(sh->victim_cmd));
+	sh->cmds = 0;
+	memset(sh->vcpu_cmds, 0, sizeof(sh->vcpu_cmds));
+}
+
+/*
+ * Set up a new device process and move the regions to it, let the vCPUs use
+ * it, then make it fail.  Every vCPU must get the failure, the right one,
+ * and go on with the next device.
+ */
+static void ior_generation(struct ior_stress *s, enum ior_fault fault)
+{
+	u32 gen = s->gen + 1;
+	struct ior_dev d = {
+		.sh = s->sh, .gen = gen, .fault = fault,
+		.rng = new_rng(guest_random_u32(&s->rng)),
+	};
+	pid_t pid;
+
+	ior_open_fds(&d.fds, gen & 1);
+	ior_reset_shared(s->sh);
+	pthread_mutex_lock(&s->lock);
+	s->gens[gen] = (struct ior_gen) { .fault = fault, .pipes = gen & 1 };
+	s->gen = gen;
+	pthread_mutex_unlock(&s->lock);
+
+	pid = ior_spawn(&d);
+	if (s->assigned)
+		ior_deassign(s->vm);
+	ior_assign(s->vm, &d.fds, gen);
+	s->assigned = true;
+	close_ends(&d.fds.kvm_rfd, &d.fds.kvm_wfd);
+
+	ior_wait_vcpus(s, gen);
+	if (fault == IOR_DEASSIGN_HELD) {
+		ior_move_away(s, pid, gen);
+	} else {
+		ior_strike(s, pid, fault);
+		ior_wait_failures(s, gen);
+		if (fault == IOR_KILL_FULL)
+			ior_check_full(s);
+		kill(pid, SIGKILL);
+		ior_check_device(s, reap(pid, "A device"), fault);
+		ior_check_victim(s, gen, fault);
+	}
+	s->nr_faults[fault]++;
+	s->cmds += s->sh->cmds;
+}
+
+static void *ior_kicker_thread(void *arg)
+{
+	struct ior_stress *s = arg;
+	struct guest_random_state rng = new_rng(s->kicker_seed);
+
+	while (!READ_ONCE(s->kicker_stop)) {
+		usleep(rand_below(&rng, 2000));
+		pthread_kill(s->vcpus[rand_below(&rng, NR_VCPUS)].thread, SIGUSR1);
+		s->kicks++;
+	}
+	return NULL;
+}
+
+static void ior_check_final(struct ior_stress *s, const u64 *failures0)
+{
+	u64 *doorbells = addr_gva2hva(s->vm, (vm_vaddr_t)ior_doorbells);
+	u64 *iters = addr_gva2hva(s->vm, (vm_vaddr_t)ior_iters);
+	struct ior_vcpu *v;
+	u64 stat;
+	int i;
+
+	for (i = 0; i < NR_VCPUS; i++) {
+		v = &s->vcpus[i];
+		TEST_ASSERT(iters[i], "vCPU %d made no progress", i);
+
+		stat = vcpu_stat(v->vcpu, "ioregion_failures") - failures0[i];
+		TEST_ASSERT(stat == v->failures,
+			    "vCPU %d: ioregion_failures grew by %lu, KVM_RUN reported %lu failures",
+			    i, stat, v->failures);
+
+		/* A posted write that a dying device never read is lost, none is taken twice. */
+		TEST_ASSERT(s->sh->doorbells[i] + v->doorbells <= doorbells[i],
+			    "vCPU %d rang %lu doorbells, the devices took %lu and userspace %lu",
+			    i, doorbells[i], s->sh->doorbells[i], v->doorbells);
+	}
+
+	for (i = 0; i < IOR_DOORBELL; i++)
+		TEST_ASSERT(!s->sh->rf[i].bad, "Register file %d had %lu bad accesses",
+			    i, s->sh->rf[i].bad);
+}
+
+static void ior_report(struct ior_stress *s, const char *name, u64 ms)
+{
+	u64 *iters = addr_gva2hva(s->vm, (vm_vaddr_t)ior_iters);
+	u64 failures = 0, exits = 0, guest = 0, doorbells = 0, eintr = 0;
+	char faults[256];
+	int i, len = 0;
+
+	for (i = 0; i < NR_VCPUS; i++) {
+		failures += s->vcpus[i].failures;
+		exits += s->vcpus[i].exits;
+		eintr += s->vcpus[i].eintr;
+		guest += iters[i];
+		doorbells += s->sh->doorbells[i] + s->vcpus[i].doorbells;
+	}
+	for (i = 0; i < NR_IOR_FAULTS; i++)
+		if (s->nr_faults[i])
+			len += snprintf(faults + len, sizeof(faults) - len, "%s%lu %s",
+					len ? ", " : "", s->nr_faults[i], ior_fault_names[i]);
+
+	ksft_print_msg("%s: %lu ms, %u devices: %s\n", name, ms, s->gen, faults);
+	if (s->nr_faults[IOR_KILL])
+		ksft_print_msg("%s: %lu of %lu random kills hit the device in a command\n",
+			       name, s->busy_kills, s->nr_faults[IOR_KILL]);
+	if (s->nr_faults[IOR_KILL_FULL])
+		ksft_print_msg("%s: %lu bytes unread by the devices killed with full fds\n",
+			       name, s->unread);
+	ksft_print_msg("%s: %lu guest iterations, %lu commands served, %lu doorbells taken\n",
+		       name, guest, s->cmds, doorbells);
+	ksft_print_msg("%s: %lu failure exits, %lu exits between devices\n",
+		       name, failures, exits);
+	ksft_print_msg("%s: %lu signals, %lu KVM_RUN calls interrupted\n", name, s->kicks, eintr);
+}
+
+/*
+ * Four vCPUs use their register files, and ring the doorbell, through a
+ * device process that serves them all on one pair of fds, while signals
+ * interrupt their KVM_RUN.  One device after the other fails with one of
+ * @faults.
+ */
+static void ior_stress_run(struct ior_stress *s, struct ior_shared *sh,
+			   const enum ior_fault *faults, int nr_faults, const char *name)
+{
+	struct kvm_vcpu *vcpus[NR_VCPUS];
+	u64 failures0[NR_VCPUS], start, end;
+	u32 seed = stress_seed(), first;
+	enum ior_fault fault;
+	struct ior_vcpu *v;
+	int i;
+
+	s->sh = sh;
+	s->rng = new_rng(~seed);
+	s->kicker_seed = seed * 3;
+	s->vm = ior_vm_create(vcpus, seed);
+	s->posted_gen = addr_gva2hva(s->vm, (vm_vaddr_t)&ior_posted_gen);
+	s->posted_seen = addr_gva2hva(s->vm, (vm_vaddr_t)ior_posted_seen);
+	pthread_mutex_init(&s->lock, NULL);
+	install_sigusr1();
+
+	for (i = 0; i < NR_VCPUS; i++) {
+		v = &s->vcpus[i];
+		*v = (struct ior_vcpu) { .s = s, .vcpu = vcpus[i], .idx = i };
+		failures0[i] = vcpu_stat(v->vcpu, "ioregion_failures");
+		TEST_ASSERT(!pthread_create(&v->thread, NULL, ior_vcpu_thread, v),
+			    "pthread_create() failed");
+	}
+	TEST_ASSERT(!pthread_create(&s->kicker, NULL, ior_kicker_thread, s),
+		    "pthread_create() failed");
+
+	/* Every fault once, however slow the kernel, then at random. */
+	start = now_ms();
+	end = start + stress_ms();
+	first = rand_below(&s->rng, nr_faults);
+	do {
+		if (s->gen < nr_faults)
+			fault = faults[(first + s->gen) % nr_faults];
+		else
+			fault = faults[rand_below(&s->rng, nr_faults)];
+		ior_generation(s, fault);
+	} while (s->gen < nr_faults ||
+		 (s->gen < IOR_MAX_GENS && now_ms() < end && !ior_any_done(s)));
+
+	WRITE_ONCE(s->kicker_stop, true);
+	join_thread(s->kicker, "The signal thread did not stop");
+	WRITE_ONCE(*(bool *)addr_gva2hva(s->vm, (vm_vaddr_t)&ior_stop), true);
+	for (i = 0; i < NR_VCPUS; i++)
+		join_vcpu(s->vcpus[i].thread, i);
+
+	ior_check_final(s, failures0);
+	ior_report(s, name, now_ms() - start);
+	kvm_vm_free(s->vm);
+}
+
+FIXTURE(ioregionfd_stress) {
+	struct ior_shared *sh;
+};
+
+FIXTURE_SETUP(ioregionfd_stress)
+{
+	if (!kvm_has_cap(KVM_CAP_IOREGIONFD))
+		SKIP(return, "KVM_CAP_IOREGIONFD not supported");
+
+	self->sh = mmap(NULL, sizeof(*self->sh), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	TEST_ASSERT(self->sh != MAP_FAILED, "mmap() failed, errno = %d", errno);
+}
+
+FIXTURE_TEARDOWN(ioregionfd_stress)
+{
+	munmap(self->sh, sizeof(*self->sh));
+}
+
+/*
+ * The device process is SIGKILLed at random points, while it holds a command
+ * with the other vCPUs waiting for the fds, and once it stopped reading with
+ * the vCPUs waiting to send: every vCPU gets KVM_EXIT_IOREGIONFD_FAILURE with
+ * EPIPE or ECONNRESET, the held access first for its vCPU, and goes on once
+ * the regions move to a new device.  Or the regions are deassigned while the
+ * device holds a command, and then the device answers: nothing fails.
+ */
+TEST_F_TIMEOUT(ioregionfd_stress, device_killed, CASE_TIMEOUT)
+{
+	static const enum ior_fault faults[] = {
+		IOR_KILL, IOR_KILL_HELD, IOR_KILL_FULL, IOR_DEASSIGN_HELD,
+	};
+	static struct ior_stress s;
+
+	ior_stress_run(&s, self->sh, faults, ARRAY_SIZE(faults), "device_killed");
+}
+
+/*
+ * The device answers with random bytes, with too few bytes and then exits
+ * or is killed, or with too many.  The failure goes first to the access that
+ * the bad response was for, then to every vCPU: EPROTO, or EPIPE (ECONNRESET)
+ * once the device is gone.
+ */
+TEST_F_TIMEOUT(ioregionfd_stress, device_garbage, CASE_TIMEOUT)
+{
+	static const enum ior_fault faults[] = {
+		IOR_SHORT_HELD, IOR_SHORT_CLOSE, IOR_GARBAGE, IOR_LONG,
+	};
+	static struct ior_stress s;
+
+	ior_stress_run(&s, self->sh, faults, ARRAY_SIZE(faults), "device_garbage");
+}
+
+/* How a VM of the teardown test goes away. */
+enum td_action {
+	/* SIGKILL to the VMM process. */
+	TD_KILL,
+	/* The VMM exits with its vCPU threads in KVM_RUN. */
+	TD_EXIT,
+	/* The VMM kicks its vCPUs out of KVM_RUN and frees the VM, and lives on. */
+	TD_FREE,
+	NR_TD_ACTIONS,
+};
+
+static const char * const td_action_names[NR_TD_ACTIONS] = {
+	[TD_KILL]	= "SIGKILL",
+	[TD_EXIT]	= "exit",
+	[TD_FREE]	= "kvm_vm_free()",
+};
+
+#define TD_MAX_ITERS		40
+
+static bool td_stopping;
+
+struct td_vcpu {
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	bool done;
+};
+
+/* The device never fails or leaves while the VMM lives: KVM_RUN may only return on a signal. */
+static void *td_vcpu_thread(void *arg)
+{
+	struct td_vcpu *v = arg;
+	struct kvm_run *run = v->vcpu->run;
+	struct ucall uc;
+	char buf[192];
+	int ret;
+
+	for (;;) {
+		ret = __vcpu_run(v->vcpu);
+		if (ret == -1 && errno == EINTR && run->exit_reason == KVM_EXIT_INTR) {
+			if (READ_ONCE(td_stopping))
+				break;
+			continue;
+		}
+		TEST_ASSERT(!ret, KVM_IOCTL_ERROR(KVM_RUN, ret));
+		if (get_ucall(v->vcpu, &uc) == UCALL_ABORT)
+			REPORT_GUEST_ASSERT(uc);
+		TEST_FAIL("vCPU %u: unexpected %s while the device lived", v->vcpu->id,
+			  describe_io_exit(v->vcpu, buf, sizeof(buf)));
+	}
+	WRITE_ONCE(v->done, true);
+	return NULL;
+}
+
+static void td_send(int fd, char c)
+{
+	TEST_ASSERT(write(fd, &c, 1) == 1, "write() to a control pipe failed, errno = %d", errno);
+}
+
+static char td_recv(int fd, const char *what)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c = 0;
+
+	TEST_ASSERT(poll(&pfd, 1, PROMPT_MS) == 1, "%s within %d s", what, PROMPT_MS / 1000);
+	TEST_ASSERT(read(fd, &c, 1) == 1, "%s: the other side is gone", what);
+	return c;
+}
+
+/* Kick the vCPUs out of their waits for the device, which signals must end. */
+static void td_stop_vcpus(struct td_vcpu *v)
+{
+	u64 deadline = now_ms() + PROMPT_MS;
+	bool busy = true;
+	int i;
+
+	install_sigusr1();
+	WRITE_ONCE(td_stopping, true);
+	while (busy) {
+		busy = false;
+		for (i = 0; i < NR_VCPUS; i++) {
+			if (READ_ONCE(v[i].done))
+				continue;
+			busy = true;
+			pthread_kill(v[i].thread, SIGUSR1);
+		}
+		TEST_ASSERT(now_ms() < deadline, "A vCPU did not leave KVM_RUN on signals for %d s",
+			    PROMPT_MS / 1000);
+		usleep(1000);
+	}
+	for (i = 0; i < NR_VCPUS; i++)
+		pthread_join(v[i].thread, NULL);
+}
+
+/*
+ * The VMM process: a VM whose vCPUs use the regions of device @gen, or with
+ * @posted only ring its doorbell, and that goes away as the test says.
+ */
+static void __noreturn td_vmm(struct ior_fds f, int ctl, int status, u32 gen, u32 seed,
+			      bool posted)
+{
+	struct kvm_vcpu *vcpus[NR_VCPUS];
+	struct td_vcpu v[NR_VCPUS] = {};
+	struct kvm_vm *vm;
+	int i;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	vm = ior_vm_create(vcpus, seed);
+	ior_posted_gen = posted ? gen : 0;
+	sync_global_to_guest(vm, ior_posted_gen);
+	ior_assign(vm, &f, gen);
+	close_ends(&f.kvm_rfd, &f.kvm_wfd);
+	for (i = 0; i < NR_VCPUS; i++) {
+		v[i].vcpu = vcpus[i];
+		TEST_ASSERT(!pthread_create(&v[i].thread, NULL, td_vcpu_thread, &v[i]),
+			    "pthread_create() failed");
+	}
+	td_send(status, 'r');
+
+	if (td_recv(ctl, "No order from the test") == 'x')
+		_exit(0);
+
+	td_stop_vcpus(v);
+	kvm_vm_free(vm);
+	td_send(status, 'f');
+	td_recv(ctl, "No order from the test");
+	_exit(0);
+}
+
+struct td_vmm {
+	pid_t pid;
+	int ctl;
+	int status;
+};
+
+/* The device's ends stay here only, so that KVM alone can hold the fds open. */
+static void td_spawn(struct td_vmm *m, const struct ior_fds *f, u32 gen, u32 seed, bool posted)
+{
+	struct ior_fds kvm_fds = *f;
+	int ctl[2], status[2];
+
+	TEST_ASSERT(!pipe2(ctl, O_CLOEXEC) && !pipe2(status, O_CLOEXEC),
+		    "pipe2() failed, errno = %d", errno);
+	fflush(stdout);
+	fflush(stderr);
+	m->pid = fork();
+	TEST_ASSERT(m->pid >= 0, "fork() failed, errno = %d", errno);
+	if (!m->pid) {
+		close(ctl[1]);
+		close(status[0]);
+		close_ends(&kvm_fds.dev_rfd, &kvm_fds.dev_wfd);
+		td_vmm(kvm_fds, ctl[0], status[1], gen, seed, posted);
+	}
+
+	close(ctl[0]);
+	close(status[1]);
+	m->ctl = ctl[1];
+	m->status = status[0];
+	TEST_ASSERT(td_recv(m->status, "The VMM did not start") == 'r', "Bad VMM status");
+}
+
+/* The device's side of the teardown test: this process. */
+struct td_device {
+	struct ior_fds f;
+	/* Of the two VMs, whose regions have user_data of device gens[i]. */
+	u32 gens[2];
+	struct ioregion_regfile rf[2][IOR_DOORBELL];
+	/* The response held back, and how many of its bytes were sent. */
+	struct ioregionfd_resp held;
+	u32 sent;
+	u64 cmds;
+};
+
+/* Take the next command, which must come from one of the VMs in @live. */
+static int td_take(struct td_device *d, u32 live, struct ioregionfd_cmd *cmd)
+{
+	struct pollfd pfd = { .fd = d->f.dev_rfd, .events = POLLIN };
+	char buf[192];
+	int vm;
+
+	TEST_ASSERT(poll(&pfd, 1, PROMPT_MS) == 1, "No command in %d s", PROMPT_MS / 1000);
+	TEST_ASSERT(!ioregion_device_recv_cmd(d->f.dev_rfd, cmd), "Failed to take a command");
+	for (vm = 0; vm < 2; vm++)
+		if ((live & BIT(vm)) && ior_cmd_valid(cmd, d->gens[vm]))
+			break;
+	TEST_ASSERT(vm < 2, "Malformed command, or from a VM that is gone: %s",
+		    cmd_str(cmd, buf, sizeof(buf)));
+	d->cmds++;
+	return vm;
+}
+
+/*
+ * Answer @n commands that want a response, then take one more and hold its
+ * response back, maybe after a part of it: its vCPU waits in the middle of
+ * the transaction, the other vCPUs for the fds.
+ */
+static void td_serve(struct td_device *d, u32 live, u32 n, struct guest_random_state *rng)
+{
+	struct ioregionfd_cmd cmd;
+	u64 data;
+	int vm;
+
+	for (;;) {
+		vm = td_take(d, live, &cmd);
+		if (!(cmd.flags & IOREGIONFD_CMD_RESP))
+			continue;
+
+		data = ioregion_regfile_access(&d->rf[vm][ior_ud_region(cmd.user_data)], &cmd);
+		if (!n--)
+			break;
+		TEST_ASSERT(!ioregion_device_send_resp(d->f.dev_wfd, data), "Failed to answer");
+	}
+
+	d->held = (struct ioregionfd_resp) { .data = data };
+	d->sent = guest_random_bool(rng) ? 1 + rand_below(rng, sizeof(d->held) - 1) : 0;
+	TEST_ASSERT(write_all(d->f.dev_wfd, &d->held, d->sent), "Failed to answer in part");
+}
+
+/* Send the rest of the held response; KVM drops it if its vCPU is gone. */
+static void td_finish_held(struct td_device *d)
+{
+	TEST_ASSERT(write_all(d->f.dev_wfd, (void *)&d->held + d->sent, sizeof(d->held) - d->sent),
+		    "Failed to answer");
+}
+
+/* Take @n doorbells, then stop reading until the vCPUs wait for room to send. */
+static void td_stall(struct td_device *d, u32 n)
+{
+	u64 deadline = now_ms() + PROMPT_MS;
+	int unread = 0, last = -1, stable = 0;
+	struct ioregionfd_cmd cmd;
+
+	while (n--)
+		td_take(d, BIT(0), &cmd);
+
+	while (stable < 100) {
+		TEST_ASSERT(now_ms() < deadline, "The fds never filled up");
+		usleep(1000);
+		TEST_ASSERT(!ioctl(d->f.dev_rfd, FIONREAD, &unread), "FIONREAD failed");
+		stable = unread == last ? stable + 1 : 0;
+		last = unread;
+	}
+}
+
+/* With its VMs gone, KVM must let go of the fds: the device sees end of file. */
+static void td_check_released(const struct ior_fds *f, enum td_action action)
+{
+	struct pollfd pfd = { .fd = f->dev_rfd, .events = POLLIN };
+	u64 deadline = now_ms() + PROMPT_MS;
+	char buf[4096];
+	ssize_t ret;
+
+	do {
+		TEST_ASSERT(poll(&pfd, 1, PROMPT_MS) == 1,
+			    "KVM still holds the fds %d s after the VM's %s",
+			    PROMPT_MS / 1000, td_action_names[action]);
+		ret = read(f->dev_rfd, buf, sizeof(buf));
+	} while (ret > 0 || (ret < 0 && errno == EINTR));
+
+	/* A socket resets instead if the VM went with a partial response unread. */
+	TEST_ASSERT(!ret || errno == ECONNRESET, "read() failed, errno = %d", errno);
+
+	if (f->dev_wfd == f->dev_rfd)
+		return;
+
+	/* A pipe's write end polls as an error once its reader is gone. */
+	pfd = (struct pollfd) { .fd = f->dev_wfd, .events = POLLOUT };
+	while (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLERR)) {
+		TEST_ASSERT(now_ms() < deadline,
+			    "KVM still reads the response pipe %d s after the VM's %s",
+			    PROMPT_MS / 1000, td_action_names[action]);
+		usleep(1000);
+	}
+}
+
+/*
+ * Take @m's VM down by @action while its vCPUs wait for the device.  The VMM
+ * must end promptly, and if @last, KVM let go of the fds @f.
+ */
+static void td_teardown(struct td_vmm *m, enum td_action action, const struct ior_fds *f,
+			bool last)
+{
+	int ret = 0;
+
+	TEST_ASSERT(!waitpid(m->pid, &ret, WNOHANG),
+		    "The VMM died before its teardown, status 0x%x", ret);
+	if (action == TD_KILL)
+		TEST_ASSERT(!kill(m->pid, SIGKILL), "kill() failed, errno = %d", errno);
+	else
+		td_send(m->ctl, action == TD_EXIT ? 'x' : 'f');
+
+	if (action == TD_FREE) {
+		TEST_ASSERT(td_recv(m->status, "The VMM did not free its VM") == 'f',
+			    "Bad VMM status");
+		if (last)
+			td_check_released(f, action);
+		td_send(m->ctl, 'q');
+	}
+
+	ret = reap(m->pid, "The VMM");
+	TEST_ASSERT(action == TD_KILL ? WIFSIGNALED(ret) && WTERMSIG(ret) == SIGKILL :
+					WIFEXITED(ret) && !WEXITSTATUS(ret),
+		    "The VMM ended with status 0x%x after %s", ret, td_action_names[action]);
+	if (last && action != TD_FREE)
+		td_check_released(f, action);
+	close(m->ctl);
+	close(m->status);
+}
+
+struct td_stats {
+	u64 actions[NR_TD_ACTIONS];
+	u64 full;
+	u64 shared;
+	u64 cmds;
+};
+
+/*
+ * Two VMs share the fds of this process, the device.  The first goes away
+ * while a command is held back, its own or the other VM's; the other must
+ * then get the fds and its own responses, not the late one to the dead VM,
+ * which the guest checks by reading back what it writes.  Or one VM only
+ * rings the doorbell until the fds are full, and goes away with its vCPUs
+ * waiting to send.
+ */
+static void td_iteration(struct guest_random_state *rng, u32 iter, enum td_action action,
+			 struct td_stats *st)
+{
+	enum td_action survivor = rand_below(rng, NR_TD_ACTIONS);
+	bool stall = !rand_below(rng, 3);
+	u32 seed = guest_random_u32(rng);
+	static struct td_device d;
+	struct td_vmm vmm[2];
+
+	memset(&d, 0, sizeof(d));
+	ior_open_fds(&d.f, iter & 1);
+	d.gens[0] = 2 * iter;
+	d.gens[1] = 2 * iter + 1;
+	td_spawn(&vmm[0], &d.f, d.gens[0], seed, stall);
+	if (!stall)
+		td_spawn(&vmm[1], &d.f, d.gens[1], ~seed, false);
+	close_ends(&d.f.kvm_rfd, &d.f.kvm_wfd);
+
+	if (stall) {
+		td_stall(&d, rand_below(rng, 32));
+		td_teardown(&vmm[0], action, &d.f, true);
+		st->full++;
+	} else {
+		td_serve(&d, BIT(0) | BIT(1), rand_below(rng, 32), rng);
+		usleep(rand_below(rng, 10000));
+		td_teardown(&vmm[0], action, &d.f, false);
+
+		td_finish_held(&d);
+		td_serve(&d, BIT(1), 8 + rand_below(rng, 32), rng);
+		td_teardown(&vmm[1], survivor, &d.f, true);
+		st->actions[survivor]++;
+		st->shared++;
+	}
+	st->actions[action]++;
+	st->cmds += d.cmds;
+	close_ends(&d.f.dev_rfd, &d.f.dev_wfd);
+}
+
+/*
+ * Again and again, VMs are torn down while their vCPUs wait for a device
+ * that stopped answering or reading: by SIGKILL, by exit or by
+ * kvm_vm_free().
+ */
+TEST_F_TIMEOUT(ioregionfd_stress, vm_teardown, CASE_TIMEOUT)
+{
+	struct guest_random_state rng = new_rng(stress_seed());
+	u32 first = rand_below(&rng, NR_TD_ACTIONS), iter = 0;
+	u64 start = now_ms(), end = start + stress_ms();
+	struct td_stats st = {};
+	enum td_action action;
+
+	/* Every action once, however slow the kernel. */
+	do {
+		action = (first + iter) % NR_TD_ACTIONS;
+		td_iteration(&rng, ++iter, action, &st);
+	} while (iter < NR_TD_ACTIONS || (iter < TD_MAX_ITERS && now_ms() < end));
+
+	ksft_print_msg("vm_teardown: %lu ms, %u rounds, %lu VMs torn down with vCPUs waiting\n",
+		       now_ms() - start, iter, iter + st.shared);
+	for (action = 0; action < NR_TD_ACTIONS; action++)
+		ksft_print_msg("vm_teardown: %lu by %s\n", st.actions[action],
+			       td_action_names[action]);
+	ksft_print_msg("vm_teardown: %lu rounds with full fds, %lu with two VMs sharing the fds\n",
+		       st.full, st.shared);
+	ksft_print_msg("vm_teardown: %lu commands served\n", st.cmds);
+}
+
+int main(int argc, char *argv[])
+{
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_IOEVENTFD_GROUPS) || kvm_has_cap(KVM_CAP_IOREGIONFD));
+
+	/* A device that closed its end must not kill the VMM. */
+	signal(SIGPIPE, SIG_IGN);
+
+	return test_harness_run(argc, argv);
+}
