@@ -84,6 +84,15 @@ static u64 pattern(int n)
 	return n ? PATTERN >> n | PATTERN << (64 - n) : PATTERN;
 }
 
+/*
+ * The device's answer to command @n when it numbers its reads: distinct
+ * in the low nibble of every byte, high bits set in every byte still.
+ */
+static u64 numbered_val(u32 n)
+{
+	return pattern(n) ^ (0x0101010101010101ull * (n & 0xf));
+}
+
 static const char *bus_str(bool pio)
 {
 	return pio ? "PIO" : "MMIO";
@@ -211,6 +220,8 @@ struct test_dev {
 	sem_t release;
 	/* Per command, to make vCPUs wait for the device. */
 	u32 delay_us;
+	/* Answer read n with numbered_val(n), so that repeated reads differ. */
+	bool numbered_reads;
 	/* Check the sequence of guest_stress() accesses. */
 	bool stress;
 
@@ -305,6 +316,8 @@ static u64 dev_handler(void *opaque, const struct ioregionfd_cmd *cmd)
 	if (dev->stress)
 		dev_check_stress(dev, cmd);
 	val = ioregion_regfile_access(&dev->regs[cmd->user_data - USER_DATA_BASE], cmd);
+	if (dev->numbered_reads)
+		val = numbered_val(dev->nr_cmds - 1) & mask;
 	pthread_mutex_unlock(&dev->lock);
 
 	if (dev->delay_us)
@@ -1579,11 +1592,19 @@ TEST_F(ioregionfd, bad_args)
 	args.guest_paddr = -1ull;
 	args.memory_size = -1ull;
 	assert_ioregion(vm, &args, EINVAL, "huge range");
+	/* The I/O bus compares range ends, which must not wrap to 0. */
 	args.guest_paddr = -16ull;
 	args.memory_size = 16;
-	assert_ioregion(vm, &args, 0, "range at the end of the address space");
+	assert_ioregion(vm, &args, EINVAL, "range that ends at 2^64");
+	args.guest_paddr = -17ull;
+	assert_ioregion(vm, &args, 0, "range that ends just below 2^64");
 	args.flags = KVM_IOREGION_DEASSIGN;
-	assert_ioregion(vm, &args, 0, "deassign at the end of the address space");
+	assert_ioregion(vm, &args, 0, "deassign just below 2^64");
+
+	/* The I/O bus holds a length as an int. */
+	args = good;
+	args.memory_size = 1ull << 31;
+	assert_ioregion(vm, &args, EINVAL, "memory_size of 2^31");
 
 	args = good;
 	args.flags = KVM_IOREGION_PIO;
@@ -2061,6 +2082,174 @@ TEST_F_TIMEOUT(ioregionfd, teardown_abandoned, 60)
 	prog_access(&p, &r[0], 8, 8, false, 0);
 	run_prog(vcpus[0], &p);
 	check_cmds(dev, &p);
+}
+
+/* Elements of each string read; each takes the device STRING_DELAY_US. */
+#define STRING_COUNT		4
+#define STRING_DELAY_US		30000
+/* The element the device holds until the host lets it answer. */
+#define STRING_STALL		1
+#define STRING_POISON		0x3c
+
+/* Where memslot_thread() adds a memslot, clear of the MMIO pages. */
+#define MEMSLOT_GPA		(MMIO_GPA + SZ_1G)
+#define MEMSLOT_SLOT		10
+
+/*
+ * The longest string, and a guard that a string read must leave alone.
+ * Aligned so that no string crosses a page, which would split it in two
+ * batches of the emulator.
+ */
+static u8 string_buf[STRING_COUNT * 4 + 8] __aligned(64);
+
+/* String read i has size access_sizes[i], at the top of register i + 1. */
+static u16 string_port(int i)
+{
+	return PIO_BASE + 8 * (i + 1) - access_sizes[i];
+}
+
+static void guest_pio_read_string(u16 port, u8 size, void *buf, u64 count)
+{
+	switch (size) {
+	case 1:
+		asm volatile("cld; rep insb" : "+D"(buf), "+c"(count) : "d"(port) : "memory");
+		break;
+	case 2:
+		asm volatile("cld; rep insw" : "+D"(buf), "+c"(count) : "d"(port) : "memory");
+		break;
+	case 4:
+		asm volatile("cld; rep insl" : "+D"(buf), "+c"(count) : "d"(port) : "memory");
+		break;
+	default:
+		GUEST_FAIL("Unsupported %u-byte string PIO read", size);
+	}
+}
+
+/* One string read of each size into string_buf, for the host to check. */
+static void guest_string_pio(void)
+{
+	int i;
+
+	for (i = 0; i < nr_access_sizes(true); i++) {
+		guest_pio_read_string(string_port(i), access_sizes[i], string_buf, STRING_COUNT);
+		GUEST_SYNC(i);
+	}
+	GUEST_DONE();
+}
+
+/* What the guest must read for command @n: DEV_STALL answers STALE_VAL. */
+static u64 string_val(u32 n)
+{
+	return n == STRING_STALL ? STALE_VAL : numbered_val(n);
+}
+
+/* Join @thread, failing with @what rather than hanging the test. */
+static void join_timed(pthread_t thread, const char *what)
+{
+	struct timespec ts;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	ret = pthread_timedjoin_np(thread, NULL, &ts);
+	TEST_ASSERT(ret != ETIMEDOUT, "%s within 10 seconds", what);
+	TEST_ASSERT(!ret, "pthread_timedjoin_np() failed");
+}
+
+static void *memslot_thread(void *arg)
+{
+	vm_userspace_mem_region_add(arg, VM_MEM_SRC_ANONYMOUS, MEMSLOT_GPA, MEMSLOT_SLOT, 1, 0);
+	return NULL;
+}
+
+/*
+ * While the device holds an element of a string read, the vCPU waits in the
+ * I/O bus callback, inside kvm->srcu, so a memslot update waits for it.  Both
+ * must get through once the device answers.
+ */
+static void add_memslot_while_stalled(struct kvm_vm *vm, struct test_dev *dev)
+{
+	struct timespec ts;
+	pthread_t thread;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	TEST_ASSERT(!sem_timedwait(&dev->stalled, &ts),
+		    "The device never got element %d of the string read: the vCPU still waits for the answer to an earlier one",
+		    STRING_STALL);
+	TEST_ASSERT(!pthread_create(&thread, NULL, memslot_thread, vm), "pthread_create() failed");
+
+	/* Let the vCPU sleep, and the memslot update wait for it. */
+	usleep(100000);
+	sem_post(&dev->release);
+	join_timed(thread, "KVM_SET_USER_MEMORY_REGION did not return after the device answered");
+}
+
+/* The guest must have got exactly the answers to string read @i, in order. */
+static void check_string(struct kvm_vm *vm, int i)
+{
+	const u8 *buf = addr_gva2hva(vm, (vm_vaddr_t)string_buf);
+	u8 size = access_sizes[i];
+	u64 got, want;
+	int n;
+
+	for (n = 0; n < STRING_COUNT; n++) {
+		got = 0;
+		memcpy(&got, buf + n * size, size);
+		want = string_val(i * STRING_COUNT + n) & ioregion_size_mask(size);
+		TEST_ASSERT(got == want,
+			    "Element %d of the %u-byte string read is 0x%lx, the device answered 0x%lx",
+			    n, size, got, want);
+	}
+
+	for (n = STRING_COUNT * size; n < sizeof(string_buf); n++)
+		TEST_ASSERT(buf[n] == STRING_POISON,
+			    "The %u-byte string read of %d elements wrote byte %d of the buffer",
+			    size, STRING_COUNT, n);
+}
+
+/*
+ * rep ins of each size from a PIO region, which the device answers slowly.
+ * KVM waits for each element inside the I/O bus callback, where only a fatal
+ * signal may interrupt it: the device's answers themselves must wake it.
+ */
+TEST_F_TIMEOUT(ioregionfd, string_pio_read, 60)
+{
+	const struct region r = { .base = PIO_BASE, .size = REGION_SIZE, .idx = 0,
+				  .flags = KVM_IOREGION_PIO };
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	struct kvm_vm *vm = vcpu->vm;
+	struct ioregion_stats before;
+	struct worker w = {};
+	static struct prog p;
+	char what[64];
+	int i, n;
+
+	vcpu_arch_set_entry_point(vcpu, guest_string_pio);
+	region_assign(vm, &r, dev);
+	prog_init(&p, dev);
+	before = vcpu_ioregion_stats(vcpu);
+	dev->numbered_reads = true;
+	dev->delay_us = STRING_DELAY_US;
+	dev_start(dev, DEV_STALL, STRING_STALL);
+
+	for (i = 0; i < nr_access_sizes(true); i++) {
+		memset(addr_gva2hva(vm, (vm_vaddr_t)string_buf), STRING_POISON, sizeof(string_buf));
+		for (n = 0; n < STRING_COUNT; n++)
+			prog_add_cmd(&p, &r, string_port(i) - PIO_BASE, access_sizes[i], false, 0);
+
+		worker_start(&w, vcpu);
+		if (!i)
+			add_memslot_while_stalled(vm, dev);
+		snprintf(what, sizeof(what), "The vCPU did not finish the %u-byte string read",
+			 access_sizes[i]);
+		join_timed(w.thread, what);
+		check_string(vm, i);
+	}
+
+	check_cmds(dev, &p);
+	assert_stats(vcpu, &before, p.nr_cmds, 0, 0);
 }
 
 int main(int argc, char *argv[])
