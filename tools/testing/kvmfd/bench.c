@@ -244,11 +244,11 @@ static void bench_ioregion(struct kvm_vcpu *vcpu)
 	thread = start_device(&fd);
 	region.read_fd = fd;
 	region.write_fd = fd;
-	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
+	vm_set_ioregion(vcpu->vm, &region);
 	region.guest_paddr = BENCH_GPA + 0x200;
 	region.memory_size = 0;
 	region.flags = KVM_IOREGION_POSTED_WRITES;
-	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
+	vm_set_ioregion(vcpu->vm, &region);
 	close(fd);
 
 	measure(vcpu, "doorbell", "ioregionfd-read", 1, OP_MMIO_READ, BENCH_GPA + 0x100, 0);
@@ -256,11 +256,11 @@ static void bench_ioregion(struct kvm_vcpu *vcpu)
 		1);
 
 	region.flags |= KVM_IOREGION_DEASSIGN;
-	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
+	vm_set_ioregion(vcpu->vm, &region);
 	region.guest_paddr = BENCH_GPA + 0x100;
 	region.memory_size = 8;
 	region.flags = KVM_IOREGION_DEASSIGN;
-	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
+	vm_set_ioregion(vcpu->vm, &region);
 	pthread_join(thread, NULL);
 }
 

@@ -154,13 +154,13 @@ static void demo_ioregionfd(struct kvm_vcpu *vcpu)
 	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), "socketpair() failed");
 	region.read_fd = sv[0];
 	region.write_fd = sv[0];
-	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
+	vm_set_ioregion(vcpu->vm, &region);
 
 	region.guest_paddr = DEMO_DOORBELL;
 	region.memory_size = 8;
 	region.user_data = IOREGION_REGFILE_DOORBELL;
 	region.flags = KVM_IOREGION_POSTED_WRITES;
-	vm_ioctl(vcpu->vm, KVM_SET_IOREGION, &region);
+	vm_set_ioregion(vcpu->vm, &region);
 	/* KVM holds its own reference; closing ours lets the device see EOF. */
 	close(sv[0]);
 

@@ -1203,7 +1203,7 @@ static int do_ioregion(struct fuzz *fz, struct kvm_ioregion *args, int rkind, in
 	args->read_fd = fz->fds[rkind];
 	args->write_fd = fz->fds[wkind];
 	fz->call++;
-	ret = __vm_ioctl(fz->vm, KVM_SET_IOREGION, args);
+	ret = __vm_set_ioregion(fz->vm, args);
 	err = ret ? errno : 0;
 	TEST_ASSERT(ret == 0 || ret == -1, "KVM_SET_IOREGION returned %d", ret);
 

@@ -1338,21 +1338,6 @@ static pid_t ior_spawn(struct ior_dev *d)
 	return pid;
 }
 
-static int __vm_set_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
-{
-	return __vm_ioctl(vm, KVM_SET_IOREGION, args);
-}
-
-static void vm_set_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
-{
-	int ret = __vm_set_ioregion(vm, args);
-
-	TEST_ASSERT(!ret,
-		    "KVM_SET_IOREGION(paddr 0x%llx, size 0x%llx, rfd %d, wfd %d, flags 0x%x) failed, errno = %d (%s)",
-		    args->guest_paddr, args->memory_size, args->read_fd, args->write_fd,
-		    args->flags, errno, strerror(errno));
-}
-
 static void ior_assign(struct kvm_vm *vm, const struct ior_fds *f, u32 gen)
 {
 	struct kvm_ioregion args;

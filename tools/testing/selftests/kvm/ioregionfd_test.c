@@ -466,26 +466,11 @@ static void dev_stop(struct test_dev *dev)
 	close_ends(&dev->rfd, &dev->wfd);
 }
 
-static int __vm_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
-{
-	return __vm_ioctl(vm, KVM_SET_IOREGION, args);
-}
-
-static void vm_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
-{
-	int ret = __vm_ioregion(vm, args);
-
-	TEST_ASSERT(!ret,
-		    "KVM_SET_IOREGION(paddr = 0x%llx, size = 0x%llx, rfd = %d, wfd = %d, flags = 0x%x) failed, errno = %d (%s)",
-		    args->guest_paddr, args->memory_size, args->read_fd, args->write_fd,
-		    args->flags, errno, strerror(errno));
-}
-
 /* Expect KVM_SET_IOREGION to fail with @err, or to succeed if @err is 0. */
 static void assert_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args, int err,
 			    const char *what)
 {
-	int ret = __vm_ioregion(vm, args);
+	int ret = __vm_set_ioregion(vm, args);
 
 	TEST_ASSERT(err ? ret == -1 && errno == err : !ret,
 		    "%s: KVM_SET_IOREGION(paddr = 0x%llx, size = 0x%llx, rfd = %d, wfd = %d, flags = 0x%x) returned %d, errno = %d (%s), expected %s%s",
@@ -518,7 +503,7 @@ static void region_assign(struct kvm_vm *vm, const struct region *r, const struc
 {
 	struct kvm_ioregion args = region_args(r, dev);
 
-	vm_ioregion(vm, &args);
+	vm_set_ioregion(vm, &args);
 }
 
 static void region_deassign(struct kvm_vm *vm, const struct region *r)
@@ -531,7 +516,7 @@ static void region_deassign(struct kvm_vm *vm, const struct region *r)
 		.flags = r->flags | KVM_IOREGION_DEASSIGN,
 	};
 
-	vm_ioregion(vm, &args);
+	vm_set_ioregion(vm, &args);
 }
 
 static bool region_pio(const struct region *r)

@@ -2,13 +2,18 @@
 /*
  * The device side of KVM ioregionfd (KVM_SET_IOREGION): receive the
  * commands KVM sends for guest accesses, answer them, and an example
- * device to serve with.
+ * device to serve with.  Also the ioctl itself, for the VMM side.
  */
 #ifndef SELFTEST_KVM_IOREGION_DEVICE_H
 #define SELFTEST_KVM_IOREGION_DEVICE_H
 
+#include <errno.h>
+#include <string.h>
+
 #include <linux/ioregion.h>
 #include <linux/types.h>
+
+#include "kvm_util.h"
 
 /* The bits of an access of @size bytes; none for a write of unknown size. */
 static inline u64 ioregion_size_mask(u8 size)
@@ -67,5 +72,21 @@ u64 ioregion_regfile_access(struct ioregion_regfile *rf, const struct ioregionfd
 
 /* An ioregion_device_handler_t for a struct ioregion_regfile in @opaque. */
 u64 ioregion_regfile_handler(void *opaque, const struct ioregionfd_cmd *cmd);
+
+/* The VMM side: KVM_SET_IOREGION, raw for negative tests or asserting success. */
+static inline int __vm_set_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
+{
+	return __vm_ioctl(vm, KVM_SET_IOREGION, args);
+}
+
+static inline void vm_set_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
+{
+	int ret = __vm_set_ioregion(vm, args);
+
+	TEST_ASSERT(!ret,
+		    "KVM_SET_IOREGION(paddr = 0x%llx, size = 0x%llx, rfd = %d, wfd = %d, flags = 0x%x) failed, errno = %d (%s)",
+		    args->guest_paddr, args->memory_size, args->read_fd, args->write_fd,
+		    args->flags, errno, strerror(errno));
+}
 
 #endif /* SELFTEST_KVM_IOREGION_DEVICE_H */
