@@ -342,19 +342,6 @@ static bool ranges_overlap(u64 a, u64 a_len, u64 b, u64 b_len)
 	return a <= range_last(b, b_len) && b <= range_last(a, a_len);
 }
 
-static u64 eventfd_count(struct fuzz *fz, int efd)
-{
-	ssize_t ret;
-	u64 val;
-
-	ret = read(fz->fds[FD_EFD0 + efd], &val, sizeof(val));
-	if (ret < 0 && errno == EAGAIN)
-		return 0;
-
-	TEST_ASSERT(ret == sizeof(val), "read(eventfd) returned %ld, errno %d", ret, errno);
-	return val;
-}
-
 static void fz_open_fds(struct fuzz *fz)
 {
 	int p[2], q[2], s[2], d[2], i;
@@ -902,7 +889,7 @@ static void check_eventfds(struct fuzz *fz)
 	int e;
 
 	for (e = 0; e < NR_EFDS; e++) {
-		count = eventfd_count(fz, e);
+		count = eventfd_count(fz->fds[FD_EFD0 + e]);
 		if (count != fz->batch.signals[e])
 			fz_fail(fz, "eventfd%d was signalled %lu times, expected %lu",
 				e, count, fz->batch.signals[e]);

@@ -481,19 +481,6 @@ static void vm_ioeventfd(struct kvm_vm *vm, const struct db_item *it, u32 flags)
 		    db_item_str(it, buf, sizeof(buf)), flags, errno, strerror(errno));
 }
 
-static u64 eventfd_count(int fd)
-{
-	ssize_t ret;
-	u64 val;
-
-	ret = read(fd, &val, sizeof(val));
-	if (ret < 0 && errno == EAGAIN)
-		return 0;
-
-	TEST_ASSERT(ret == sizeof(val), "read(eventfd) returned %ld, errno = %d", ret, errno);
-	return val;
-}
-
 /* Once its deassign has returned, an item's eventfd must stay quiet for good. */
 static void db_check_retired(struct db_item *it)
 {

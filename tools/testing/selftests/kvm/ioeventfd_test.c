@@ -135,21 +135,6 @@ static int new_eventfd(void)
 	return fd;
 }
 
-/* Read and reset an eventfd's counter without blocking. */
-static u64 eventfd_count(int fd)
-{
-	u64 val;
-	ssize_t ret;
-
-	ret = read(fd, &val, sizeof(val));
-	if (ret < 0 && errno == EAGAIN)
-		return 0;
-
-	TEST_ASSERT(ret == sizeof(val), "read(eventfd %d) returned %ld, errno = %d (%s)",
-		    fd, ret, errno, strerror(errno));
-	return val;
-}
-
 static void assert_eventfd(int fd, u64 expected, const char *name)
 {
 	u64 count = eventfd_count(fd);

@@ -1771,19 +1771,6 @@ static void assert_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 f
 		    err ? "errno " : "success", err ? strerror(err) : "");
 }
 
-static u64 eventfd_count(int fd)
-{
-	u64 val;
-	ssize_t ret;
-
-	ret = read(fd, &val, sizeof(val));
-	if (ret < 0 && errno == EAGAIN)
-		return 0;
-
-	TEST_ASSERT(ret == sizeof(val), "read(eventfd) returned %ld, errno = %d", ret, errno);
-	return val;
-}
-
 /*
  * ioeventfds next to regions work side by side with them; neither may be
  * registered over the other.

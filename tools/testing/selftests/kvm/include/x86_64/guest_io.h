@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * For tests of KVM's PIO and MMIO paths: guest accesses of a size chosen
- * at run time, and a host-side description of the exit one caused.
+ * at run time, a host-side description of the exit one caused, and the
+ * count of an eventfd that one signalled.
  */
 #ifndef SELFTEST_KVM_GUEST_IO_H
 #define SELFTEST_KVM_GUEST_IO_H
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "kvm_util.h"
 #include "ucall_common.h"
@@ -115,6 +120,21 @@ static inline const char *describe_io_exit(struct kvm_vcpu *vcpu, char *buf, siz
 		snprintf(buf, size, "%s", exit_reason_str(run->exit_reason));
 	}
 	return buf;
+}
+
+/* Read and reset a nonblocking eventfd's counter. */
+static inline u64 eventfd_count(int fd)
+{
+	u64 val;
+	ssize_t ret;
+
+	ret = read(fd, &val, sizeof(val));
+	if (ret < 0 && errno == EAGAIN)
+		return 0;
+
+	TEST_ASSERT(ret == sizeof(val), "read(eventfd %d) returned %ld, errno = %d (%s)",
+		    fd, ret, errno, strerror(errno));
+	return val;
 }
 
 #endif /* SELFTEST_KVM_GUEST_IO_H */
