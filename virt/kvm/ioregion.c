@@ -19,12 +19,13 @@
  *
  * The I/O bus callback runs under kvm->srcu and must not sleep for as long
  * as a device may take to answer, or synchronize_srcu() callers would wait
- * for the device.  So the callback only does what completes without
- * blocking.  Anything else is left in vcpu->ioregion and the access is
- * failed, which makes the instruction exit to KVM_RUN exactly as for a
- * userspace MMIO or PIO exit; KVM_RUN then finishes the access outside the
- * SRCU read side, where it can wait interruptibly and return to userspace
- * on a signal, and resumes the instruction as if userspace had handled it.
+ * for the device.  So, string I/O aside (see kvm_ioregion_set_sync()), the
+ * callback only sends posted writes, and only if that needs no waiting.
+ * Anything else is left in vcpu->ioregion and the access is failed, which
+ * makes the instruction exit to KVM_RUN exactly as for a userspace MMIO or
+ * PIO exit; KVM_RUN then finishes the access outside the SRCU read side,
+ * where it can wait interruptibly and return to userspace on a signal, and
+ * resumes the instruction as if userspace had handled it.
  */
 
 enum {
@@ -249,6 +250,16 @@ static int ioregion_xfer(struct ioregion_wire *wire, void *buf, u32 len, u32 *do
 	ssize_t ret;
 
 	while (*done < len) {
+		/*
+		 * A response is rarely in before the vCPU waits for it: poll,
+		 * which is cheap, rather than fail a receive first.
+		 */
+		if (!out && state) {
+			ret = ioregion_poll_wait(wire->file, EPOLLIN, state);
+			if (ret)
+				return ret;
+		}
+
 		ret = ioregion_io_nowait(wire->file, buf + *done, len - *done, out);
 		if (ret > 0) {
 			*done += ret;
@@ -523,6 +534,15 @@ static int ioregion_access(struct kvm_vcpu *vcpu, struct ioregion *region, gpa_t
 	ctx = &vcpu->ioregion;
 
 	ioregion_start(ctx, region, addr, len, val, is_write);
+
+	/*
+	 * A command that needs a response is sent by KVM_RUN, right before it
+	 * waits: the device is then woken as the vCPU gives up the CPU, and
+	 * the callback does not try a receive that is bound to fail.
+	 */
+	if (!ctx->sync && (ctx->cmd.flags & IOREGIONFD_CMD_RESP))
+		return -EOPNOTSUPP;
+
 	ret = ioregion_run(ctx, ctx->sync ? TASK_KILLABLE : 0);
 	if (!ret) {
 		ioregion_finish(vcpu, ctx, val);
