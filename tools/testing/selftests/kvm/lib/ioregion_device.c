@@ -10,32 +10,44 @@
 
 #include "ioregion_device.h"
 
-/* Move all @len bytes, across short transfers, signals and a nonblocking @fd. */
-static int ioregion_device_xfer(int fd, void *buf, size_t len, bool out)
+/* Commands that ioregion_device_serve() takes with one read. */
+#define IOREGION_DEVICE_BATCH	64
+
+/*
+ * Move at least one byte and at most @len, across signals and a nonblocking
+ * @fd.  Return the bytes moved, 0 on end of file, or a negative errno.
+ */
+static ssize_t ioregion_device_io(int fd, void *buf, size_t len, bool out)
 {
 	struct pollfd pfd = { .fd = fd, .events = out ? POLLOUT : POLLIN };
-	size_t done = 0;
 	ssize_t ret;
-	u8 *p = buf;
 
-	while (done < len) {
-		if (out)
-			ret = write(fd, p + done, len - done);
-		else
-			ret = read(fd, p + done, len - done);
-
-		if (ret > 0) {
-			done += ret;
-			continue;
-		}
-		if (!ret)
-			return done ? -EPROTO : -EPIPE;
+	for (;;) {
+		ret = out ? write(fd, buf, len) : read(fd, buf, len);
+		if (ret >= 0)
+			return ret;
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN)
 			return -errno;
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
 			return -errno;
+	}
+}
+
+/* Move all @len bytes: 0, -EPIPE on end of file at once, -EPROTO later. */
+static int ioregion_device_xfer(int fd, void *buf, size_t len, bool out)
+{
+	size_t done = 0;
+	ssize_t ret;
+
+	while (done < len) {
+		ret = ioregion_device_io(fd, (u8 *)buf + done, len - done, out);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return done ? -EPROTO : -EPIPE;
+		done += ret;
 	}
 	return 0;
 }
@@ -54,25 +66,42 @@ int ioregion_device_send_resp(int fd, u64 data)
 	return ioregion_device_xfer(fd, &resp, sizeof(resp), true);
 }
 
+static int ioregion_device_handle(const struct ioregionfd_cmd *cmd, int resp_fd,
+				  ioregion_device_handler_t handler, void *opaque)
+{
+	u64 data = handler(opaque, cmd);
+
+	if (!(cmd->flags & IOREGIONFD_CMD_RESP))
+		return 0;
+	return ioregion_device_send_resp(resp_fd, data);
+}
+
 int ioregion_device_serve(int cmd_fd, int resp_fd, ioregion_device_handler_t handler,
 			  void *opaque)
 {
-	struct ioregionfd_cmd cmd;
-	u64 data;
+	struct ioregionfd_cmd cmds[IOREGION_DEVICE_BATCH];
+	size_t have = 0, n, i;
+	ssize_t got;
 	int ret;
 
 	for (;;) {
-		ret = ioregion_device_recv_cmd(cmd_fd, &cmd);
-		if (ret)
-			return ret == -EPIPE ? 0 : ret;
+		/* Take all the posted writes that queued up while busy at once. */
+		got = ioregion_device_io(cmd_fd, (u8 *)cmds + have, sizeof(cmds) - have, false);
+		if (got < 0)
+			return got;
+		if (!got)
+			return have ? -EPROTO : 0;
 
-		data = handler(opaque, &cmd);
-		if (!(cmd.flags & IOREGIONFD_CMD_RESP))
-			continue;
+		have += got;
+		n = have / sizeof(cmds[0]);
+		for (i = 0; i < n; i++) {
+			ret = ioregion_device_handle(&cmds[i], resp_fd, handler, opaque);
+			if (ret)
+				return ret;
+		}
 
-		ret = ioregion_device_send_resp(resp_fd, data);
-		if (ret)
-			return ret;
+		have -= n * sizeof(cmds[0]);
+		memmove(cmds, &cmds[n], have);
 	}
 }
 
