@@ -148,7 +148,7 @@ BENCH_ROUNDS ?= 3
 BENCH_ARGS ?=
 BENCH_VMSTART ?= 1
 BENCH_ICOUNT ?=
-BD := $(B)/bench
+BD := $(B)/bench$(if $(BENCH_ICOUNT),-icount)
 BENCH_VMRUN = $(H)/vm-run $(if $(BENCH_ICOUNT),--icount $(BENCH_ICOUNT)) --timeout 1800
 
 bench: selftests stock-kernel
@@ -171,7 +171,7 @@ bench: selftests stock-kernel
 		done; \
 	done
 	@$(H)/bench-report $(BD) "$$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), \
-		$$(if [ -n '$(BENCH_ICOUNT)' ]; then echo 'TCG, -icount shift=$(BENCH_ICOUNT)'; \
+		$$(if [ -n '$(BENCH_ICOUNT)' ]; then echo 'TCG with -icount shift=$(BENCH_ICOUNT), so times count instructions, 2^$(BENCH_ICOUNT) ns each'; \
 		elif grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then echo KVM; else echo TCG; fi)"
 	@gnuplot $(BD)/bench.gp && echo "  PLOT    $(BD)/bench.png"
 

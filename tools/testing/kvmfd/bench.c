@@ -10,6 +10,7 @@
  * e.g. "doorbell,pio-ioeventfd,1,2.71,us" or "scaling,hit-last,1000,3.02,us".
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,8 +88,9 @@ static int nr_runs = 5;
 static u32 nr_ops = 2000;
 static bool has_groups;
 
-/* How the host answers an exit to userspace; @fwd_fd forwards reads. */
-static int fwd_fd = -1;
+/* How the host answers an exit to userspace; a device on these fds reads. */
+static int fwd_rfd = -1;
+static int fwd_wfd = -1;
 
 static double now_ns(void)
 {
@@ -103,14 +105,14 @@ static void handle_exit(struct kvm_vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	u64 data = 0x12345678;
 
-	if (fwd_fd >= 0) {
+	if (fwd_wfd >= 0) {
 		struct ioregionfd_cmd cmd = {
 			.cmd = IOREGIONFD_CMD_READ, .size = 4, .flags = IOREGIONFD_CMD_RESP,
 		};
 		struct ioregionfd_resp resp;
 
-		TEST_ASSERT(write(fwd_fd, &cmd, sizeof(cmd)) == sizeof(cmd), "forward failed");
-		TEST_ASSERT(read(fwd_fd, &resp, sizeof(resp)) == sizeof(resp), "forward failed");
+		TEST_ASSERT(write(fwd_wfd, &cmd, sizeof(cmd)) == sizeof(cmd), "forward failed");
+		TEST_ASSERT(read(fwd_rfd, &resp, sizeof(resp)) == sizeof(resp), "forward failed");
 		data = resp.data;
 	}
 
@@ -208,52 +210,81 @@ static struct kvm_vm *bench_vm(struct kvm_vcpu **vcpu)
 
 static struct ioregion_regfile regfile;
 
+/* The fds of a device thread; the VMM holds the other ends. */
+struct bench_device {
+	pthread_t thread;
+	int cmd_fd;
+	int resp_fd;
+};
+
 static void *device_thread(void *arg)
 {
-	int fd = (long)arg;
+	struct bench_device *dev = arg;
 
-	ioregion_device_serve(fd, fd, ioregion_regfile_handler, &regfile);
-	close(fd);
+	ioregion_device_serve(dev->cmd_fd, dev->resp_fd, ioregion_regfile_handler, &regfile);
+	close(dev->cmd_fd);
+	if (dev->resp_fd != dev->cmd_fd)
+		close(dev->resp_fd);
 	return NULL;
 }
 
-static pthread_t start_device(int *fd)
+/*
+ * Start a device on one socketpair, or on two pipes; return the VMM's ends
+ * in @rfd (responses) and @wfd (commands), which may be the same fd.
+ */
+static void start_device(struct bench_device *dev, bool pipes, int *rfd, int *wfd)
 {
-	pthread_t thread;
-	int sv[2];
+	int cmd[2], resp[2];
 
-	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), "socketpair() failed");
-	TEST_ASSERT(!pthread_create(&thread, NULL, device_thread, (void *)(long)sv[1]),
+	if (pipes) {
+		TEST_ASSERT(!pipe(cmd) && !pipe(resp), "pipe() failed");
+		dev->cmd_fd = cmd[0];
+		dev->resp_fd = resp[1];
+		*wfd = cmd[1];
+		*rfd = resp[0];
+	} else {
+		TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM, 0, cmd), "socketpair() failed");
+		dev->cmd_fd = cmd[1];
+		dev->resp_fd = cmd[1];
+		*wfd = cmd[0];
+		*rfd = cmd[0];
+	}
+	TEST_ASSERT(!pthread_create(&dev->thread, NULL, device_thread, dev),
 		    "pthread_create() failed");
-	*fd = sv[0];
-	return thread;
 }
 
-static void bench_ioregion(struct kvm_vcpu *vcpu)
+static void close_vmm_fds(int rfd, int wfd)
+{
+	close(rfd);
+	if (wfd != rfd)
+		close(wfd);
+}
+
+static void bench_ioregion(struct kvm_vcpu *vcpu, bool pipes)
 {
 	struct kvm_ioregion region = {
 		.guest_paddr = BENCH_GPA + 0x100,
 		.memory_size = 8,
 	};
-	pthread_t thread;
-	int fd;
+	const char *suffix = pipes ? "-pipes" : "";
+	struct bench_device dev;
+	char name[64];
 
 	if (!kvm_has_cap(KVM_CAP_IOREGIONFD))
 		return;
 
-	thread = start_device(&fd);
-	region.read_fd = fd;
-	region.write_fd = fd;
+	start_device(&dev, pipes, &region.read_fd, &region.write_fd);
 	vm_set_ioregion(vcpu->vm, &region);
 	region.guest_paddr = BENCH_GPA + 0x200;
 	region.memory_size = 0;
 	region.flags = KVM_IOREGION_POSTED_WRITES;
 	vm_set_ioregion(vcpu->vm, &region);
-	close(fd);
+	close_vmm_fds(region.read_fd, region.write_fd);
 
-	measure(vcpu, "doorbell", "ioregionfd-read", 1, OP_MMIO_READ, BENCH_GPA + 0x100, 0);
-	measure(vcpu, "doorbell", "ioregionfd-posted-write", 1, OP_MMIO_WRITE, BENCH_GPA + 0x200,
-		1);
+	snprintf(name, sizeof(name), "ioregionfd-read%s", suffix);
+	measure(vcpu, "doorbell", name, 1, OP_MMIO_READ, BENCH_GPA + 0x100, 0);
+	snprintf(name, sizeof(name), "ioregionfd-posted-write%s", suffix);
+	measure(vcpu, "doorbell", name, 1, OP_MMIO_WRITE, BENCH_GPA + 0x200, 1);
 
 	region.flags |= KVM_IOREGION_DEASSIGN;
 	vm_set_ioregion(vcpu->vm, &region);
@@ -261,18 +292,85 @@ static void bench_ioregion(struct kvm_vcpu *vcpu)
 	region.memory_size = 8;
 	region.flags = KVM_IOREGION_DEASSIGN;
 	vm_set_ioregion(vcpu->vm, &region);
-	pthread_join(thread, NULL);
+	pthread_join(dev.thread, NULL);
 }
 
 /* The classic VMM path: exit to the vCPU thread, which asks a device thread. */
-static void bench_forwarded_read(struct kvm_vcpu *vcpu)
+static void bench_forwarded_read(struct kvm_vcpu *vcpu, bool pipes)
 {
-	pthread_t thread = start_device(&fwd_fd);
+	struct bench_device dev;
 
-	measure(vcpu, "doorbell", "forwarded-read", 1, OP_MMIO_READ, BENCH_GPA + 0x800, 0);
-	close(fwd_fd);
-	fwd_fd = -1;
+	start_device(&dev, pipes, &fwd_rfd, &fwd_wfd);
+	measure(vcpu, "doorbell", pipes ? "forwarded-read-pipes" : "forwarded-read", 1,
+		OP_MMIO_READ, BENCH_GPA + 0x800, 0);
+	close_vmm_fds(fwd_rfd, fwd_wfd);
+	fwd_rfd = -1;
+	fwd_wfd = -1;
+	pthread_join(dev.thread, NULL);
+}
+
+/* Like an iothread: wait for the doorbell's eventfd and consume it. */
+static void *eventfd_consumer(void *arg)
+{
+	int *fds = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = fds[0], .events = POLLIN }, { .fd = fds[1], .events = POLLIN },
+	};
+	u64 count;
+
+	while (!(pfd[1].revents & POLLIN)) {
+		TEST_ASSERT(poll(pfd, 2, -1) > 0 || errno == EINTR, "poll() failed");
+		if (pfd[0].revents & POLLIN)
+			TEST_ASSERT(read(fds[0], &count, sizeof(count)) == sizeof(count),
+				    "eventfd read failed");
+	}
+	return NULL;
+}
+
+static void bench_consumed_doorbell(struct kvm_vcpu *vcpu)
+{
+	int fds[2] = { new_eventfd(), new_eventfd() };
+	pthread_t thread;
+	u64 one = 1;
+
+	TEST_ASSERT(!pthread_create(&thread, NULL, eventfd_consumer, fds),
+		    "pthread_create() failed");
+	ioeventfd(vcpu->vm, BENCH_GPA + 0x20, 4, fds[0], 0, 0);
+	measure(vcpu, "doorbell", "mmio-ioeventfd-consumed", 1, OP_MMIO_WRITE, BENCH_GPA + 0x20,
+		1);
+	ioeventfd(vcpu->vm, BENCH_GPA + 0x20, 4, fds[0], KVM_IOEVENTFD_FLAG_DEASSIGN, 0);
+	TEST_ASSERT(write(fds[1], &one, sizeof(one)) == sizeof(one), "eventfd write failed");
 	pthread_join(thread, NULL);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* The device's round trip alone, from a host thread: no guest, no exit. */
+static void bench_device_round_trip(bool pipes)
+{
+	struct ioregionfd_cmd cmd = {
+		.cmd = IOREGIONFD_CMD_READ, .size = 4, .flags = IOREGIONFD_CMD_RESP,
+	};
+	struct ioregionfd_resp resp;
+	struct bench_device dev;
+	int rfd, wfd, r;
+	double start;
+	u32 i;
+
+	start_device(&dev, pipes, &rfd, &wfd);
+	for (r = -1; r < nr_runs; r++) {
+		start = now_ns();
+		for (i = 0; i < nr_ops; i++) {
+			TEST_ASSERT(write(wfd, &cmd, sizeof(cmd)) == sizeof(cmd), "write failed");
+			TEST_ASSERT(read(rfd, &resp, sizeof(resp)) == sizeof(resp), "read failed");
+		}
+		/* Run -1 warms up. */
+		if (r >= 0)
+			report("doorbell", pipes ? "device-round-trip-pipes" : "device-round-trip",
+			       1, (now_ns() - start) / nr_ops / 1000, "us");
+	}
+	close_vmm_fds(rfd, wfd);
+	pthread_join(dev.thread, NULL);
 }
 
 static void bench_doorbells(void)
@@ -293,8 +391,13 @@ static void bench_doorbells(void)
 	measure(vcpu, "doorbell", "mmio-ioeventfd", 1, OP_MMIO_WRITE, BENCH_GPA, 1);
 	measure(vcpu, "doorbell", "fast-mmio-ioeventfd", 1, OP_MMIO_WRITE, BENCH_GPA + 0x10, 1);
 
-	bench_forwarded_read(vcpu);
-	bench_ioregion(vcpu);
+	bench_consumed_doorbell(vcpu);
+	bench_device_round_trip(false);
+	bench_forwarded_read(vcpu, false);
+	bench_ioregion(vcpu, false);
+	bench_device_round_trip(true);
+	bench_forwarded_read(vcpu, true);
+	bench_ioregion(vcpu, true);
 
 	close(fd);
 	kvm_vm_free(vm);
