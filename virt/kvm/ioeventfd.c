@@ -318,34 +318,28 @@ static struct ioeventfd_item *ioeventfd_find_item(struct ioeventfd_group *group,
 	return NULL;
 }
 
+/*
+ * Find the group at exactly (@bus_idx, @addr, @len).  With @clash, also
+ * tell whether a group at @addr has the other kind of length: the bus stops
+ * at the first device that accepts a write, so a zero-length group and a
+ * sized group at the same address would shadow each other.
+ */
 static struct ioeventfd_group *ioeventfd_find_group(struct kvm *kvm, enum kvm_bus bus_idx,
-						    gpa_t addr, int len)
+						    gpa_t addr, int len, bool *clash)
 {
 	struct ioeventfd_group *group;
 
 	lockdep_assert_held(&kvm->slots_lock);
 
-	list_for_each_entry(group, &kvm->ioeventfds, node)
-		if (group->bus_idx == bus_idx && group->addr == addr && group->len == len)
+	list_for_each_entry(group, &kvm->ioeventfds, node) {
+		if (group->bus_idx != bus_idx || group->addr != addr)
+			continue;
+		if (group->len == len)
 			return group;
+		if (clash && !group->len != !len)
+			*clash = true;
+	}
 	return NULL;
-}
-
-static bool ioeventfd_group_collides(struct kvm *kvm, enum kvm_bus bus_idx, gpa_t addr, int len)
-{
-	struct ioeventfd_group *group;
-
-	lockdep_assert_held(&kvm->slots_lock);
-
-	/*
-	 * The bus stops at the first device that accepts a write, so a
-	 * zero-length group and a sized group at the same address would
-	 * shadow each other.
-	 */
-	list_for_each_entry(group, &kvm->ioeventfds, node)
-		if (group->bus_idx == bus_idx && group->addr == addr && !group->len != !len)
-			return true;
-	return false;
 }
 
 static int ioeventfd_check_group_limit(struct kvm *kvm, enum kvm_bus bus_idx)
@@ -370,9 +364,6 @@ static struct ioeventfd_group *ioeventfd_group_create(struct kvm *kvm, enum kvm_
 	int ret;
 
 	lockdep_assert_held(&kvm->slots_lock);
-
-	if (ioeventfd_group_collides(kvm, bus_idx, addr, len))
-		return ERR_PTR(-EEXIST);
 
 	ret = ioeventfd_check_group_limit(kvm, bus_idx);
 	if (ret)
@@ -453,10 +444,13 @@ static struct ioeventfd_group *ioeventfd_add_item(struct kvm *kvm, enum kvm_bus 
 						  struct ioeventfd_item *item)
 {
 	struct ioeventfd_group *group;
+	bool clash = false;
 
 	lockdep_assert_held(&kvm->slots_lock);
 
-	group = ioeventfd_find_group(kvm, bus_idx, addr, len);
+	group = ioeventfd_find_group(kvm, bus_idx, addr, len, &clash);
+	if (clash)
+		return ERR_PTR(-EEXIST);
 	if (!group)
 		return ioeventfd_group_create(kvm, bus_idx, addr, len, item);
 
@@ -476,7 +470,7 @@ static int ioeventfd_remove(struct kvm *kvm, enum kvm_bus bus_idx,
 
 	lockdep_assert_held(&kvm->slots_lock);
 
-	group = ioeventfd_find_group(kvm, bus_idx, args->addr, args->len);
+	group = ioeventfd_find_group(kvm, bus_idx, args->addr, args->len, NULL);
 	if (!group)
 		return -ENOENT;
 
