@@ -251,8 +251,8 @@ static int ioregion_xfer(struct ioregion_wire *wire, void *buf, u32 len, u32 *do
 
 	while (*done < len) {
 		/*
-		 * A response is rarely in before the vCPU waits for it: poll,
-		 * which is cheap, rather than fail a receive first.
+		 * A response is rarely in before the vCPU waits for it: wait
+		 * for the fd first, which costs less than a failed receive.
 		 */
 		if (!out && state) {
 			ret = ioregion_poll_wait(wire->file, EPOLLIN, state);
@@ -271,9 +271,12 @@ static int ioregion_xfer(struct ioregion_wire *wire, void *buf, u32 len, u32 *do
 		if (ret != -EAGAIN || !state)
 			return ret;
 
-		ret = ioregion_poll_wait(wire->file, out ? EPOLLOUT : EPOLLIN, state);
-		if (ret)
-			return ret;
+		/* A receive waits at the top of the loop. */
+		if (out) {
+			ret = ioregion_poll_wait(wire->file, EPOLLOUT, state);
+			if (ret)
+				return ret;
+		}
 	}
 	return 0;
 }

@@ -40,8 +40,9 @@ typedef u64 (*ioregion_device_handler_t)(void *opaque, const struct ioregionfd_c
  * Serve commands from @cmd_fd with @handler, answering on @resp_fd those
  * that ask for a response, until @cmd_fd reaches end of file.  Posted
  * writes that queue up while the device is busy are taken with one read.
- * Return 0 at end of file, or the negative errno that stopped the loop.  Writing to a pipe or
- * socket whose peer is gone raises SIGPIPE: callers should ignore it.
+ * Return 0 at end of file, or the negative errno that stopped the loop.
+ * Writing to a pipe or socket whose peer is gone raises SIGPIPE: callers
+ * should ignore it.
  */
 int ioregion_device_serve(int cmd_fd, int resp_fd, ioregion_device_handler_t handler,
 			  void *opaque);
