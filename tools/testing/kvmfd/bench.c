@@ -37,6 +37,7 @@ enum bench_op {
 	OP_PIO_READ,
 	OP_MMIO_READ,
 	OP_CPUID,
+	OP_NONE,
 };
 
 /* What the guest does next, set by the host before each KVM_RUN. */
@@ -44,6 +45,8 @@ static u32 guest_op;
 static u64 guest_addr;
 static u32 guest_val;
 static u32 guest_count;
+/* Iterations of an empty loop after each access, to let its consumer sleep. */
+static u32 guest_gap;
 
 static u32 guest_inl(u16 port)
 {
@@ -55,7 +58,7 @@ static u32 guest_inl(u16 port)
 
 static void guest_code(void)
 {
-	u32 i;
+	u32 i, j;
 
 	for (;;) {
 		for (i = 0; i < guest_count; i++) {
@@ -78,7 +81,11 @@ static void guest_code(void)
 				cpuid(0, &eax, &ebx, &ecx, &edx);
 				break;
 			}
+			case OP_NONE:
+				break;
 			}
+			for (j = 0; j < guest_gap; j++)
+				__asm__ __volatile__("" ::: "memory");
 		}
 		GUEST_SYNC(0);
 	}
@@ -174,6 +181,34 @@ static void measure(struct kvm_vcpu *vcpu, const char *group, const char *name, 
 	run_ops(vcpu, op, addr, val, nr_ops / 10 ?: 1);
 	for (i = 0; i < nr_runs; i++)
 		report(group, name, param, run_ops(vcpu, op, addr, val, nr_ops), "us");
+}
+
+/*
+ * The cost of an access to a device that is asleep when the access comes:
+ * follow every access with a gap long enough for the device to handle it and
+ * wait again, and subtract the gap, measured alone in turn.  Back to back,
+ * a device may still be awake for the next access, and whether it is varies
+ * from run to run.
+ */
+#define IDLE_GAP	100000
+
+static void measure_idle(struct kvm_vcpu *vcpu, const char *name, enum bench_op op, u64 addr,
+			 u32 val)
+{
+	u32 count = nr_ops / 10 ?: 1;
+	double with, without;
+	int i;
+
+	guest_gap = IDLE_GAP;
+	sync_global_to_guest(vcpu->vm, guest_gap);
+	run_ops(vcpu, op, addr, val, count / 10 ?: 1);
+	for (i = 0; i < nr_runs; i++) {
+		with = run_ops(vcpu, op, addr, val, count);
+		without = run_ops(vcpu, OP_NONE, 0, 0, count);
+		report("doorbell", name, 1, with - without, "us");
+	}
+	guest_gap = 0;
+	sync_global_to_guest(vcpu->vm, guest_gap);
 }
 
 static int new_eventfd(void)
@@ -285,6 +320,8 @@ static void bench_ioregion(struct kvm_vcpu *vcpu, bool pipes)
 	measure(vcpu, "doorbell", name, 1, OP_MMIO_READ, BENCH_GPA + 0x100, 0);
 	snprintf(name, sizeof(name), "ioregionfd-posted-write%s", suffix);
 	measure(vcpu, "doorbell", name, 1, OP_MMIO_WRITE, BENCH_GPA + 0x200, 1);
+	snprintf(name, sizeof(name), "ioregionfd-posted-write%s-idle", suffix);
+	measure_idle(vcpu, name, OP_MMIO_WRITE, BENCH_GPA + 0x200, 1);
 
 	region.flags |= KVM_IOREGION_DEASSIGN;
 	vm_set_ioregion(vcpu->vm, &region);
@@ -338,6 +375,7 @@ static void bench_consumed_doorbell(struct kvm_vcpu *vcpu)
 	ioeventfd(vcpu->vm, BENCH_GPA + 0x20, 4, fds[0], 0, 0);
 	measure(vcpu, "doorbell", "mmio-ioeventfd-consumed", 1, OP_MMIO_WRITE, BENCH_GPA + 0x20,
 		1);
+	measure_idle(vcpu, "mmio-ioeventfd-consumed-idle", OP_MMIO_WRITE, BENCH_GPA + 0x20, 1);
 	ioeventfd(vcpu->vm, BENCH_GPA + 0x20, 4, fds[0], KVM_IOEVENTFD_FLAG_DEASSIGN, 0);
 	TEST_ASSERT(write(fds[1], &one, sizeof(one)) == sizeof(one), "eventfd write failed");
 	pthread_join(thread, NULL);
