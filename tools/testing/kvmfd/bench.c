@@ -107,21 +107,26 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* Ask the device on @wfd and @rfd for a 4-byte read, as a VMM forwards one. */
+static u64 device_read(int rfd, int wfd)
+{
+	struct ioregionfd_cmd cmd = {
+		.cmd = IOREGIONFD_CMD_READ, .size = 4, .flags = IOREGIONFD_CMD_RESP,
+	};
+	struct ioregionfd_resp resp;
+
+	TEST_ASSERT(write(wfd, &cmd, sizeof(cmd)) == sizeof(cmd), "sending a command failed");
+	TEST_ASSERT(read(rfd, &resp, sizeof(resp)) == sizeof(resp), "reading a response failed");
+	return resp.data;
+}
+
 static void handle_exit(struct kvm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	u64 data = 0x12345678;
 
-	if (fwd_wfd >= 0) {
-		struct ioregionfd_cmd cmd = {
-			.cmd = IOREGIONFD_CMD_READ, .size = 4, .flags = IOREGIONFD_CMD_RESP,
-		};
-		struct ioregionfd_resp resp;
-
-		TEST_ASSERT(write(fwd_wfd, &cmd, sizeof(cmd)) == sizeof(cmd), "forward failed");
-		TEST_ASSERT(read(fwd_rfd, &resp, sizeof(resp)) == sizeof(resp), "forward failed");
-		data = resp.data;
-	}
+	if (fwd_wfd >= 0)
+		data = device_read(fwd_rfd, fwd_wfd);
 
 	if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_IN)
 		memcpy((u8 *)run + run->io.data_offset, &data, run->io.size);
@@ -386,10 +391,6 @@ static void bench_consumed_doorbell(struct kvm_vcpu *vcpu)
 /* The device's round trip alone, from a host thread: no guest, no exit. */
 static void bench_device_round_trip(bool pipes)
 {
-	struct ioregionfd_cmd cmd = {
-		.cmd = IOREGIONFD_CMD_READ, .size = 4, .flags = IOREGIONFD_CMD_RESP,
-	};
-	struct ioregionfd_resp resp;
 	struct bench_device dev;
 	int rfd, wfd, r;
 	double start;
@@ -398,10 +399,8 @@ static void bench_device_round_trip(bool pipes)
 	start_device(&dev, pipes, &rfd, &wfd);
 	for (r = -1; r < nr_runs; r++) {
 		start = now_ns();
-		for (i = 0; i < nr_ops; i++) {
-			TEST_ASSERT(write(wfd, &cmd, sizeof(cmd)) == sizeof(cmd), "write failed");
-			TEST_ASSERT(read(rfd, &resp, sizeof(resp)) == sizeof(resp), "read failed");
-		}
+		for (i = 0; i < nr_ops; i++)
+			device_read(rfd, wfd);
 		/* Run -1 warms up. */
 		if (r >= 0)
 			report("doorbell", pipes ? "device-round-trip-pipes" : "device-round-trip",
