@@ -6,30 +6,33 @@
 #include <linux/types.h>
 #include <linux/ioregion.h>
 
-struct ioregion_wire;
+struct ioregion;
 
 /*
- * The ioregionfd access of a vCPU that could not finish inside the I/O bus
- * callback, because it would have blocked or the device failed.  KVM_RUN
- * finishes it, or reports it, before it runs the vCPU again.
+ * The MMIO or PIO exit of a vCPU that an ioregionfd device serves instead
+ * of userspace.  It outlives a return to userspace on a signal, so that
+ * the next KVM_RUN resumes it where it stopped.
  */
 struct kvm_vcpu_ioregion {
-	/* The fds' wires, in the order they are claimed; wire[1] may be NULL. */
-	struct ioregion_wire *wire[2];
-	struct ioregion_wire *out;
-	struct ioregion_wire *in;
+	struct ioregion *region;
 	struct ioregionfd_cmd cmd;
 	struct ioregionfd_resp resp;
-	gpa_t addr;
-	u64 user_data;
-	u32 len;
+	/* The exit as KVM set it up: an address, or a port and a count. */
+	u64 addr;
+	u8 data[8];
+	u32 size;
+	u32 count;
+	u32 data_offset;
+	/* The piece of the exit (string PIO element) being served. */
+	u32 idx;
+	/* Bytes of the response received so far. */
 	u32 done;
 	int error;
 	u8 state;
-	u8 nr_claimed;
+	bool write;
 	bool pio;
-	/* Complete in the bus callback, see kvm_ioregion_set_sync(). */
-	bool sync;
+	/* This vCPU owns the response side of the region's read_fd. */
+	bool claimed;
 };
 
 #endif /* __KVM_IOREGION_H__ */

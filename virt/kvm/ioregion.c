@@ -3,49 +3,62 @@
 #include <linux/fs.h>
 #include <linux/hashtable.h>
 #include <linux/kvm_host.h>
+#include <linux/maple_tree.h>
 #include <linux/net.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/uio.h>
 #include <linux/unaligned.h>
+#include <linux/workqueue.h>
+#include <net/sock.h>
 
 #include <kvm/iodev.h>
 #include <kvm/ioregion.h>
 
 /*
- * ioregionfd: guest accesses to a region become 32-byte commands on the
- * region's write_fd, answered on its read_fd by a device task.
+ * ioregionfd: the MMIO and PIO exits that KVM would return to userspace for
+ * a guest access to a region become 32-byte commands on the region's
+ * write_fd, answered on its read_fd by a device task.
  *
- * The I/O bus callback runs under kvm->srcu and must not sleep for as long
- * as a device may take to answer, or synchronize_srcu() callers would wait
- * for the device.  So, string I/O aside (see kvm_ioregion_set_sync()), the
- * callback only sends posted writes, and only if that needs no waiting.
- * Anything else is left in vcpu->ioregion and the access is failed, which
- * makes the instruction exit to KVM_RUN exactly as for a userspace MMIO or
- * PIO exit; KVM_RUN then finishes the access outside the SRCU read side,
- * where it can wait interruptibly and return to userspace on a signal, and
- * resumes the instruction as if userspace had handled it.
+ * Regions are not devices on the I/O bus.  The arch hands every such exit
+ * to kvm_ioregion_serve() at the point where KVM_RUN would return it, out
+ * of the SRCU read side, and completes it exactly as if userspace had
+ * answered.  So whatever the guest instruction (string I/O, 16-byte moves,
+ * read-modify-write, page-crossing fragments), every piece that userspace
+ * would have seen as an exit becomes one command, and nothing is left for
+ * userspace.  In-kernel devices, ioeventfds included, keep the accesses
+ * they take.
+ *
+ * Only connected AF_UNIX stream sockets are accepted: a 32-byte send on one
+ * is atomic, and a task waiting on one is woken by any signal whatever the
+ * peer does.  A pipe is neither: its mutex is taken uninterruptibly and a
+ * device may hold it indefinitely by splicing into the pipe.
  */
 
 enum {
 	IOREGION_IDLE,
-	IOREGION_CLAIM,		/* waiting to own the wires */
-	IOREGION_SEND,		/* sending the command */
-	IOREGION_RECV,		/* receiving the response */
+	IOREGION_START,		/* the piece's command is not sent yet */
+	IOREGION_RECV,		/* sent, receiving the response */
 	IOREGION_FAILED,	/* the device failed, to be reported */
-	IOREGION_REPORTED,	/* reported, userspace completes the access */
+	IOREGION_REPORTED,	/* reported, userspace completes the piece */
+};
+
+enum {
+	IOREGION_MMIO,
+	IOREGION_PIO,
 };
 
 /*
- * A wire is an fd as seen by all the regions, of any VM, that use it.  A
- * vCPU owns the wires of a transaction from sending the command until the
- * response is in, even across a return to userspace on a signal, so that
- * transactions never interleave on the byte stream.
+ * A wire is a socket as seen by all the regions, of any VM, that use it.
+ * A vCPU owns the response side of a wire from before sending a command
+ * until the response is in, even across a return to userspace on a
+ * signal, so that responses reach the vCPU that asked for them.  Commands
+ * need no owner: each is sent whole or not at all.
  */
 struct ioregion_wire {
 	struct hlist_node node;
 	struct file *file;
+	struct socket *sock;
 	refcount_t refs;
 	struct kvm_vcpu_ioregion *owner;
 	wait_queue_head_t wq;
@@ -53,29 +66,104 @@ struct ioregion_wire {
 	u32 discard;
 	/* Set once the byte stream can no longer be trusted. */
 	int error;
+	/* Woken by the socket, see ioregion_wire_wake(). */
+	wait_queue_entry_t wait;
+	struct work_struct reap;
 };
 
 static DEFINE_MUTEX(ioregion_wires_lock);
 static DEFINE_HASHTABLE(ioregion_wires, 6);
 
 struct ioregion {
-	struct kvm_io_device dev;
-	/* Zero-length MMIO regions are on KVM_FAST_MMIO_BUS too. */
-	struct kvm_io_device fast_dev;
-	/* On kvm->ioregions. */
-	struct list_head node;
+	struct rcu_head rcu;
+	/* One for the VM's tree, one for each vCPU serving an access. */
+	refcount_t refs;
 	struct kvm *kvm;
 	gpa_t paddr;
 	u64 size;
 	u64 user_data;
-	enum kvm_bus bus_idx;
+	bool pio;
 	bool posted_writes;
-	bool on_fast_bus;
-	/* Buses that still hold the region; the last destructor frees it. */
-	unsigned int nr_buses;
+	/* Deassigned: send nothing more, see ioregion_send(). */
+	bool dead;
 	struct ioregion_wire *rwire;
 	struct ioregion_wire *wwire;
 };
+
+/* Owns a wire while ioregion_wire_reap() drains it. */
+static struct kvm_vcpu_ioregion ioregion_reaper;
+
+static bool ioregion_wire_try_claim(struct ioregion_wire *wire, struct kvm_vcpu_ioregion *ctx)
+{
+	struct kvm_vcpu_ioregion *none = NULL;
+
+	/* Full barrier on success: the previous owner's I/O is visible. */
+	return try_cmpxchg(&wire->owner, &none, ctx);
+}
+
+static void ioregion_wire_unclaim(struct ioregion_wire *wire)
+{
+	/* Release barrier: the next owner sees this owner's I/O and state. */
+	smp_store_release(&wire->owner, NULL);
+	if (wq_has_sleeper(&wire->wq))
+		wake_up_all(&wire->wq);
+}
+
+/*
+ * Read and drop whatever the socket holds that no vCPU waits for: what is
+ * left of abandoned responses, and, once the peer is gone or sent data
+ * nobody asked for, everything.  Dropping it also drops the files it may
+ * carry with SCM_RIGHTS: left queued, a VM's own fd would keep the VM, and
+ * so this socket, alive for good, since the AF_UNIX garbage collector does
+ * not see KVM's reference to the socket.
+ */
+static void ioregion_wire_reap(struct work_struct *work)
+{
+	struct ioregion_wire *wire = container_of(work, struct ioregion_wire, reap);
+	u8 scratch[sizeof(struct ioregionfd_resp)];
+	struct kvec kvec = { .iov_base = scratch };
+	__poll_t mask;
+	int ret;
+
+	if (!ioregion_wire_try_claim(wire, &ioregion_reaper))
+		return;
+
+	mask = vfs_poll(wire->file, NULL);
+	if (!READ_ONCE(wire->error) && (mask & (EPOLLHUP | EPOLLERR)))
+		WRITE_ONCE(wire->error, -EPIPE);
+	else if (!READ_ONCE(wire->error) && !wire->discard && (mask & EPOLLIN))
+		WRITE_ONCE(wire->error, -EPROTO);
+
+	do {
+		struct msghdr msg = {};
+
+		kvec.iov_len = wire->error ? sizeof(scratch) :
+					     min_t(u32, wire->discard, sizeof(scratch));
+		if (!kvec.iov_len)
+			break;
+		ret = kernel_recvmsg(wire->sock, &msg, &kvec, 1, kvec.iov_len, MSG_DONTWAIT);
+		if (ret > 0 && !wire->error)
+			wire->discard -= ret;
+	} while (ret > 0);
+
+	ioregion_wire_unclaim(wire);
+}
+
+/*
+ * Data or a hang-up on a socket that no vCPU is receiving from: let the
+ * reaper look at it.  An owner reads what arrives itself.
+ */
+static int ioregion_wire_wake(wait_queue_entry_t *wait, unsigned int mode, int sync, void *key)
+{
+	struct ioregion_wire *wire = container_of(wait, struct ioregion_wire, wait);
+
+	if (key && !(key_to_poll(key) & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
+		return 0;
+
+	if (!READ_ONCE(wire->owner))
+		schedule_work(&wire->reap);
+	return 0;
+}
 
 static struct ioregion_wire *ioregion_wire_get(struct file *file)
 {
@@ -92,9 +180,15 @@ static struct ioregion_wire *ioregion_wire_get(struct file *file)
 	wire = kzalloc(sizeof(*wire), GFP_KERNEL_ACCOUNT);
 	if (wire) {
 		wire->file = get_file(file);
+		wire->sock = sock_from_file(file);
 		refcount_set(&wire->refs, 1);
 		init_waitqueue_head(&wire->wq);
+		INIT_WORK(&wire->reap, ioregion_wire_reap);
+		init_waitqueue_func_entry(&wire->wait, ioregion_wire_wake);
+		add_wait_queue(sk_sleep(wire->sock->sk), &wire->wait);
 		hash_add(ioregion_wires, &wire->node, (unsigned long)file);
+		/* Reap what was queued before the wire existed. */
+		schedule_work(&wire->reap);
 	}
 out_unlock:
 	mutex_unlock(&ioregion_wires_lock);
@@ -108,159 +202,115 @@ static void ioregion_wire_put(struct ioregion_wire *wire)
 
 	hash_del(&wire->node);
 	mutex_unlock(&ioregion_wires_lock);
+	remove_wait_queue(sk_sleep(wire->sock->sk), &wire->wait);
+	cancel_work_sync(&wire->reap);
 	fput(wire->file);
 	kfree(wire);
 }
 
-static bool ioregion_wire_try_claim(struct ioregion_wire *wire, struct kvm_vcpu_ioregion *ctx)
+static void ioregion_put(struct ioregion *region)
 {
-	struct kvm_vcpu_ioregion *none = NULL;
-
-	/* Full barrier on success: the previous owner's I/O is visible. */
-	return try_cmpxchg(&wire->owner, &none, ctx);
-}
-
-static void ioregion_wire_release(struct ioregion_wire *wire)
-{
-	/* Release barrier: the next owner sees this owner's I/O and state. */
-	smp_store_release(&wire->owner, NULL);
-	if (wq_has_sleeper(&wire->wq))
-		wake_up_all(&wire->wq);
-}
-
-/*
- * Wait for a file to become ready.  @state is TASK_INTERRUPTIBLE or
- * TASK_KILLABLE; pipes and sockets poll on at most two wait queues.
- */
-struct ioregion_poll {
-	poll_table pt;
-	__poll_t events;
-	bool triggered;
-	bool overflow;
-	unsigned int nr;
-	struct ioregion_poll_entry {
-		struct ioregion_poll *poll;
-		wait_queue_head_t *head;
-		wait_queue_entry_t wait;
-	} entry[2];
-};
-
-static int ioregion_pollwake(wait_queue_entry_t *wait, unsigned int mode, int sync, void *key)
-{
-	struct ioregion_poll_entry *entry = container_of(wait, struct ioregion_poll_entry, wait);
-	struct ioregion_poll *poll = entry->poll;
-
-	if (key && !(key_to_poll(key) & poll->events))
-		return 0;
-
-	/* Pairs with smp_store_mb() in ioregion_poll_wait(). */
-	smp_wmb();
-	WRITE_ONCE(poll->triggered, true);
-	/*
-	 * Pipes and sockets wake their readers and writers with
-	 * TASK_INTERRUPTIBLE, which would leave a TASK_KILLABLE waiter asleep.
-	 */
-	return default_wake_function(wait, TASK_NORMAL, sync, key);
-}
-
-static void ioregion_queue_proc(struct file *file, wait_queue_head_t *head, poll_table *pt)
-{
-	struct ioregion_poll *poll = container_of(pt, struct ioregion_poll, pt);
-	struct ioregion_poll_entry *entry;
-
-	/* Fall back to polling rather than miss a wakeup. */
-	if (poll->nr == ARRAY_SIZE(poll->entry)) {
-		poll->overflow = true;
+	if (!refcount_dec_and_test(&region->refs))
 		return;
-	}
 
-	entry = &poll->entry[poll->nr++];
-	entry->poll = poll;
-	entry->head = head;
-	init_waitqueue_func_entry(&entry->wait, ioregion_pollwake);
-	entry->wait.private = current;
-	add_wait_queue(head, &entry->wait);
+	ioregion_wire_put(region->rwire);
+	ioregion_wire_put(region->wwire);
+	/* Lockless lookups may still hold the pointer, see ioregion_lookup(). */
+	kfree_rcu(region, rcu);
 }
 
-static int ioregion_poll_wait(struct file *file, __poll_t events, unsigned int state)
+static int ioregion_claim(struct kvm_vcpu_ioregion *ctx)
 {
-	struct ioregion_poll poll = { .events = events | EPOLLERR | EPOLLHUP };
-	poll_table *pt = &poll.pt;
-	unsigned int i;
+	struct ioregion_wire *wire = ctx->region->rwire;
+
+	if (!ioregion_wire_try_claim(wire, ctx) &&
+	    wait_event_interruptible(wire->wq, ioregion_wire_try_claim(wire, ctx)))
+		return -EINTR;
+
+	ctx->claimed = true;
+	return 0;
+}
+
+static void ioregion_release(struct kvm_vcpu_ioregion *ctx)
+{
+	struct ioregion_wire *wire = ctx->region->rwire;
+
+	if (!ctx->claimed)
+		return;
+
+	ctx->claimed = false;
+	ioregion_wire_unclaim(wire);
+	/* Something may have come in that nobody will wait for. */
+	if (READ_ONCE(wire->discard) || READ_ONCE(wire->error))
+		schedule_work(&wire->reap);
+}
+
+/* Wait until a command fits in the socket's send buffer. */
+static int ioregion_wait_writable(struct ioregion_wire *wire)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	wait_queue_head_t *wq = sk_sleep(wire->sock->sk);
 	int ret = 0;
 
-	init_poll_funcptr(&poll.pt, ioregion_queue_proc);
-	poll.pt._key = poll.events;
-
-	while (!(vfs_poll(file, pt) & poll.events)) {
-		pt = NULL;
-		if (signal_pending_state(state, current)) {
+	add_wait_queue(wq, &wait);
+	while (!(vfs_poll(wire->file, NULL) & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		if (signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
-
-		set_current_state(state);
-		if (!READ_ONCE(poll.triggered))
-			schedule_timeout(poll.overflow ? 1 : MAX_SCHEDULE_TIMEOUT);
-		__set_current_state(TASK_RUNNING);
-		/* Clear before polling again, so that a new wakeup is not lost. */
-		smp_store_mb(poll.triggered, false);
+		wait_woken(&wait, TASK_INTERRUPTIBLE, MAX_SCHEDULE_TIMEOUT);
 	}
-
-	for (i = 0; i < poll.nr; i++)
-		remove_wait_queue(poll.entry[i].head, &poll.entry[i].wait);
+	remove_wait_queue(wq, &wait);
 	return ret;
 }
 
-static ssize_t ioregion_io_nowait(struct file *file, void *buf, size_t len, bool out)
+/*
+ * Send the command, unless the region was deassigned.  The send never
+ * waits for the device inside kvm->srcu, so that a deassign, which waits
+ * for the SRCU readers, never waits for the device either, and once it
+ * returns nothing more is sent for the region.
+ */
+static int ioregion_send(struct ioregion *region, struct ioregionfd_cmd *cmd)
 {
-	struct kvec kvec = { .iov_base = buf, .iov_len = len };
-	struct socket *sock = sock_from_file(file);
-	struct iov_iter iter;
-	struct kiocb kiocb;
+	struct ioregion_wire *wire = region->wwire;
+	struct kvec kvec = { .iov_base = cmd, .iov_len = sizeof(*cmd) };
+	int idx, ret;
 
-	if (sock) {
+	for (;;) {
 		/* A closed peer is a device failure, not a reason for SIGPIPE. */
 		struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
 
-		if (out)
-			return kernel_sendmsg(sock, &msg, &kvec, 1, len);
-		return kernel_recvmsg(sock, &msg, &kvec, 1, len, MSG_DONTWAIT);
+		idx = srcu_read_lock(&region->kvm->srcu);
+		if (READ_ONCE(region->dead))
+			ret = -ENOENT;
+		else
+			ret = kernel_sendmsg(wire->sock, &msg, &kvec, 1, sizeof(*cmd));
+		srcu_read_unlock(&region->kvm->srcu, idx);
+
+		if (ret != -EAGAIN)
+			break;
+		ret = ioregion_wait_writable(wire);
+		if (ret)
+			return ret;
 	}
 
-	/* Pipes have no MSG_NOSIGNAL; catch a gone reader before writing. */
-	if (out && (vfs_poll(file, NULL) & EPOLLERR))
-		return -EPIPE;
-
-	init_sync_kiocb(&kiocb, file);
-	kiocb.ki_flags |= IOCB_NOWAIT;
-	iov_iter_kvec(&iter, out ? ITER_SOURCE : ITER_DEST, &kvec, 1, len);
-	if (out)
-		return file->f_op->write_iter(&kiocb, &iter);
-	return file->f_op->read_iter(&kiocb, &iter);
+	if (ret == sizeof(*cmd))
+		return 0;
+	/* A stream socket queues a small message whole or not at all. */
+	return ret < 0 ? ret : -EIO;
 }
 
-/*
- * Move @len bytes, counting progress in @done so that a transfer that has
- * to wait can be resumed.  @state 0 means never wait, return -EAGAIN.
- */
-static int ioregion_xfer(struct ioregion_wire *wire, void *buf, u32 len, u32 *done, bool out,
-			 unsigned int state)
+/* Receive @len bytes into @buf, resuming after @done of them. */
+static int ioregion_recv(struct ioregion_wire *wire, void *buf, u32 len, u32 *done)
 {
-	ssize_t ret;
+	int ret;
 
 	while (*done < len) {
-		/*
-		 * A response is rarely in before the vCPU waits for it: wait
-		 * for the fd first, which costs less than a failed receive.
-		 */
-		if (!out && state) {
-			ret = ioregion_poll_wait(wire->file, EPOLLIN, state);
-			if (ret)
-				return ret;
-		}
+		struct kvec kvec = { .iov_base = buf + *done, .iov_len = len - *done };
+		struct msghdr msg = {};
 
-		ret = ioregion_io_nowait(wire->file, buf + *done, len - *done, out);
+		/* Any signal, fatal ones included, ends the wait. */
+		ret = kernel_recvmsg(wire->sock, &msg, &kvec, 1, kvec.iov_len, MSG_WAITALL);
 		if (ret > 0) {
 			*done += ret;
 			continue;
@@ -268,123 +318,38 @@ static int ioregion_xfer(struct ioregion_wire *wire, void *buf, u32 len, u32 *do
 		/* End of file: the device closed its end. */
 		if (!ret)
 			return -EPIPE;
-		if (ret != -EAGAIN || !state)
+		if (ret == -ERESTARTSYS || signal_pending(current))
+			return -EINTR;
+		/* SO_RCVTIMEO ran out: keep waiting. */
+		if (ret != -EAGAIN)
 			return ret;
-
-		/* A receive waits at the top of the loop. */
-		if (out) {
-			ret = ioregion_poll_wait(wire->file, EPOLLOUT, state);
-			if (ret)
-				return ret;
-		}
+		cond_resched();
 	}
 	return 0;
 }
 
-static int ioregion_wire_wait_claim(struct ioregion_wire *wire, struct kvm_vcpu_ioregion *ctx,
-				    unsigned int state)
+/* Drop what is left of responses to commands whose vCPU went away. */
+static int ioregion_recv_discard(struct ioregion_wire *wire)
 {
-	int ret;
-
-	if (ioregion_wire_try_claim(wire, ctx))
-		return 0;
-	if (!state)
-		return -EAGAIN;
-
-	if (state == TASK_KILLABLE)
-		ret = wait_event_killable(wire->wq, ioregion_wire_try_claim(wire, ctx));
-	else
-		ret = wait_event_interruptible(wire->wq, ioregion_wire_try_claim(wire, ctx));
-	return ret ? -EINTR : 0;
-}
-
-static int ioregion_claim(struct kvm_vcpu_ioregion *ctx, unsigned int state)
-{
-	struct ioregion_wire *wire;
-	int ret;
-
-	while (ctx->nr_claimed < ARRAY_SIZE(ctx->wire) && ctx->wire[ctx->nr_claimed]) {
-		wire = ctx->wire[ctx->nr_claimed];
-		ret = ioregion_wire_wait_claim(wire, ctx, state);
-		if (ret)
-			return ret;
-		ctx->nr_claimed++;
-
-		if (wire->error)
-			return wire->error;
-	}
-	return 0;
-}
-
-static void ioregion_release(struct kvm_vcpu_ioregion *ctx)
-{
-	while (ctx->nr_claimed)
-		ioregion_wire_release(ctx->wire[--ctx->nr_claimed]);
-}
-
-static int ioregion_recv(struct kvm_vcpu_ioregion *ctx, unsigned int state)
-{
-	struct ioregion_wire *in = ctx->in;
-	u8 scratch[sizeof(ctx->resp)];
+	u8 scratch[sizeof(struct ioregionfd_resp)];
 	u32 got;
 	int ret;
 
-	/* Drop the response to a command whose vCPU went away. */
-	while (in->discard) {
+	while (wire->discard) {
 		got = 0;
-		ret = ioregion_xfer(in, scratch, min_t(u32, in->discard, sizeof(scratch)), &got,
-				    false, state);
-		in->discard -= got;
+		ret = ioregion_recv(wire, scratch, min_t(u32, wire->discard, sizeof(scratch)),
+				    &got);
+		wire->discard -= got;
 		if (ret)
 			return ret;
 	}
-
-	ret = ioregion_xfer(in, &ctx->resp, sizeof(ctx->resp), &ctx->done, false, state);
-	if (ret)
-		return ret;
-
-	if (memchr_inv(ctx->resp.pad, 0, sizeof(ctx->resp.pad)))
-		return -EPROTO;
-	return 0;
-}
-
-/* Run the transaction from wherever it stopped; 0 once it is complete. */
-static int ioregion_run(struct kvm_vcpu_ioregion *ctx, unsigned int state)
-{
-	int ret;
-
-	switch (ctx->state) {
-	case IOREGION_CLAIM:
-		ret = ioregion_claim(ctx, state);
-		if (ret)
-			return ret;
-		ctx->state = IOREGION_SEND;
-		ctx->done = 0;
-		fallthrough;
-	case IOREGION_SEND:
-		ret = ioregion_xfer(ctx->out, &ctx->cmd, sizeof(ctx->cmd), &ctx->done, true, state);
-		if (ret)
-			return ret;
-		if (!(ctx->cmd.flags & IOREGIONFD_CMD_RESP))
-			break;
-		ctx->state = IOREGION_RECV;
-		ctx->done = 0;
-		fallthrough;
-	case IOREGION_RECV:
-		ret = ioregion_recv(ctx, state);
-		if (ret)
-			return ret;
-		break;
-	default:
-		return -EINVAL;
-	}
-
-	ioregion_release(ctx);
 	return 0;
 }
 
 static u64 ioregion_get_value(const void *val, u32 len)
 {
+	u64 data = 0;
+
 	switch (len) {
 	case 1:
 		return *(const u8 *)val;
@@ -395,7 +360,9 @@ static u64 ioregion_get_value(const void *val, u32 len)
 	case 8:
 		return get_unaligned((const u64 *)val);
 	default:
-		return 0;
+		/* The fragment of an access that crosses a page. */
+		memcpy(&data, val, min_t(u32, len, sizeof(data)));
+		return data;
 	}
 }
 
@@ -414,76 +381,212 @@ static void ioregion_put_value(void *val, u32 len, u64 data)
 	case 8:
 		put_unaligned(data, (u64 *)val);
 		break;
+	default:
+		memcpy(val, &data, min_t(u32, len, sizeof(data)));
+		break;
 	}
 }
 
-static void ioregion_start(struct kvm_vcpu_ioregion *ctx, struct ioregion *region, gpa_t addr,
-			   u32 len, const void *val, bool is_write)
+/* Where the piece being served keeps its data. */
+static void *ioregion_piece_data(struct kvm_vcpu_ioregion *ctx, void *pio_data)
 {
-	bool resp = !is_write || !region->posted_writes;
-	struct ioregion_wire *out = region->wwire;
-	struct ioregion_wire *in = resp ? region->rwire : NULL;
-
-	memset(&ctx->cmd, 0, sizeof(ctx->cmd));
-	ctx->cmd.cmd = is_write ? IOREGIONFD_CMD_WRITE : IOREGIONFD_CMD_READ;
-	ctx->cmd.size = len;
-	ctx->cmd.flags = resp ? IOREGIONFD_CMD_RESP : 0;
-	ctx->cmd.user_data = region->user_data;
-	ctx->cmd.offset = region->size ? addr - region->paddr : 0;
-	ctx->cmd.data = is_write ? ioregion_get_value(val, len) : 0;
-
-	/* Hold the wires: the region may go away while the access waits. */
-	refcount_inc(&out->refs);
-	if (in && in != out)
-		refcount_inc(&in->refs);
-
-	/* Claim in a global order so that two vCPUs never deadlock. */
-	ctx->out = out;
-	ctx->in = in ?: out;
-	ctx->wire[0] = (in && in < out) ? in : out;
-	ctx->wire[1] = (in && in != out) ? (in < out ? out : in) : NULL;
-	ctx->nr_claimed = 0;
-	ctx->addr = addr;
-	ctx->len = len;
-	ctx->user_data = region->user_data;
-	ctx->pio = region->bus_idx == KVM_PIO_BUS;
-	ctx->error = 0;
-	ctx->done = 0;
-	ctx->state = IOREGION_CLAIM;
+	return ctx->pio ? pio_data + ctx->idx * ctx->size : ctx->data;
 }
 
-/* Drop everything the access holds and make the vCPU idle. */
-static void ioregion_reset(struct kvm_vcpu_ioregion *ctx)
+static bool ioregion_needs_resp(struct kvm_vcpu_ioregion *ctx)
+{
+	return !ctx->write || !ctx->region->posted_writes;
+}
+
+static void ioregion_make_cmd(struct kvm_vcpu_ioregion *ctx, void *pio_data)
+{
+	struct ioregion *region = ctx->region;
+
+	memset(&ctx->cmd, 0, sizeof(ctx->cmd));
+	ctx->cmd.cmd = ctx->write ? IOREGIONFD_CMD_WRITE : IOREGIONFD_CMD_READ;
+	ctx->cmd.size = ctx->size;
+	ctx->cmd.flags = ioregion_needs_resp(ctx) ? IOREGIONFD_CMD_RESP : 0;
+	ctx->cmd.user_data = region->user_data;
+	ctx->cmd.offset = region->size ? ctx->addr - region->paddr : 0;
+	if (ctx->write)
+		ctx->cmd.data = ioregion_get_value(ioregion_piece_data(ctx, pio_data), ctx->size);
+}
+
+/* Serve the current piece from wherever it stopped; 0 once it is done. */
+static int ioregion_serve_piece(struct kvm_vcpu *vcpu, void *pio_data)
+{
+	struct kvm_vcpu_ioregion *ctx = &vcpu->ioregion;
+	struct ioregion_wire *in = ctx->region->rwire;
+	bool resp = ioregion_needs_resp(ctx);
+	int ret;
+
+	if (ctx->state == IOREGION_START) {
+		if (resp && !ctx->claimed) {
+			ret = ioregion_claim(ctx);
+			if (ret)
+				return ret;
+		}
+		ret = resp ? READ_ONCE(in->error) : 0;
+		if (ret)
+			return ret;
+
+		ioregion_make_cmd(ctx, pio_data);
+		ret = ioregion_send(ctx->region, &ctx->cmd);
+		if (ret)
+			return ret;
+		if (!resp) {
+			++vcpu->stat.generic.ioregion_posted_writes;
+			return 0;
+		}
+		ctx->state = IOREGION_RECV;
+		ctx->done = 0;
+	}
+
+	ret = ioregion_recv_discard(in);
+	if (!ret)
+		ret = ioregion_recv(in, &ctx->resp, sizeof(ctx->resp), &ctx->done);
+	if (ret)
+		return ret;
+
+	if (memchr_inv(ctx->resp.pad, 0, sizeof(ctx->resp.pad)))
+		return -EPROTO;
+
+	if (!ctx->write)
+		ioregion_put_value(ioregion_piece_data(ctx, pio_data), ctx->size, ctx->resp.data);
+	ioregion_release(ctx);
+	++vcpu->stat.generic.ioregion_round_trips;
+	return 0;
+}
+
+static struct ioregion *ioregion_lookup(struct kvm *kvm, bool pio, gpa_t addr)
+{
+	struct ioregion *region;
+
+	rcu_read_lock();
+	region = mtree_load(&kvm->ioregions[pio ? IOREGION_PIO : IOREGION_MMIO], addr);
+	if (region && !refcount_inc_not_zero(&region->refs))
+		region = NULL;
+	rcu_read_unlock();
+	return region;
+}
+
+/*
+ * Take the exit in kvm_run if it belongs to a region: the region that holds
+ * its first byte.  A hostile VMM may rewrite kvm_run under our feet, so
+ * check what is read; at worst the device then gets that VMM's nonsense.
+ */
+static bool ioregion_begin(struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_ioregion *ctx = &vcpu->ioregion;
+	struct kvm_run *run = vcpu->run;
+	struct ioregion *region;
+
+	switch (READ_ONCE(run->exit_reason)) {
+	case KVM_EXIT_MMIO:
+		ctx->pio = false;
+		ctx->addr = READ_ONCE(run->mmio.phys_addr);
+		ctx->size = READ_ONCE(run->mmio.len);
+		ctx->write = READ_ONCE(run->mmio.is_write);
+		ctx->count = 1;
+		if (!ctx->size || ctx->size > sizeof(ctx->data))
+			return false;
+		memcpy(ctx->data, run->mmio.data, sizeof(ctx->data));
+		break;
+	case KVM_EXIT_IO:
+		ctx->pio = true;
+		ctx->addr = READ_ONCE(run->io.port);
+		ctx->size = READ_ONCE(run->io.size);
+		ctx->write = READ_ONCE(run->io.direction) == KVM_EXIT_IO_OUT;
+		ctx->count = READ_ONCE(run->io.count);
+		ctx->data_offset = READ_ONCE(run->io.data_offset);
+		if ((ctx->size != 1 && ctx->size != 2 && ctx->size != 4) || !ctx->count ||
+		    ctx->count > PAGE_SIZE / ctx->size)
+			return false;
+		break;
+	default:
+		return false;
+	}
+
+	region = ioregion_lookup(vcpu->kvm, ctx->pio, ctx->addr);
+	if (!region)
+		return false;
+
+	/* A zero-length region takes writes only, at its one address. */
+	if (!region->size && (!ctx->write || ctx->addr != region->paddr)) {
+		ioregion_put(region);
+		return false;
+	}
+
+	ctx->region = region;
+	ctx->idx = 0;
+	ctx->claimed = false;
+	ctx->state = IOREGION_START;
+	return true;
+}
+
+/* Put the exit back in kvm_run, for the arch's completion or userspace. */
+static void ioregion_restore_exit(struct kvm_vcpu_ioregion *ctx, struct kvm_run *run)
+{
+	if (ctx->pio) {
+		run->exit_reason = KVM_EXIT_IO;
+		run->io.direction = ctx->write ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
+		run->io.size = ctx->size;
+		run->io.port = ctx->addr;
+		/* Only the elements not yet served, if any are left. */
+		run->io.count = ctx->count - ctx->idx;
+		run->io.data_offset = ctx->data_offset + ctx->idx * ctx->size;
+	} else {
+		run->exit_reason = KVM_EXIT_MMIO;
+		run->mmio.phys_addr = ctx->addr;
+		run->mmio.len = ctx->size;
+		run->mmio.is_write = ctx->write;
+		memcpy(run->mmio.data, ctx->data, sizeof(run->mmio.data));
+	}
+}
+
+/* Drop the access; the vCPU no longer serves an exit. */
+static void ioregion_end(struct kvm_vcpu_ioregion *ctx)
 {
 	ioregion_release(ctx);
-	if (ctx->in != ctx->out)
-		ioregion_wire_put(ctx->in);
-	ioregion_wire_put(ctx->out);
-	ctx->in = NULL;
-	ctx->out = NULL;
-	ctx->wire[0] = NULL;
-	ctx->wire[1] = NULL;
+	ioregion_put(ctx->region);
+	ctx->region = NULL;
 	ctx->state = IOREGION_IDLE;
 }
 
-/* Abandon the access, keeping the stream in step for the fds' other users. */
-static void ioregion_cancel(struct kvm_vcpu_ioregion *ctx)
+/* Abandon the piece, keeping the stream in step for the fds' other users. */
+static void ioregion_abandon(struct kvm_vcpu_ioregion *ctx)
 {
-	if (ctx->state == IOREGION_RECV)
-		ctx->in->discard += sizeof(ctx->resp) - ctx->done;
-	else if (ctx->state == IOREGION_SEND && ctx->done)
-		ctx->out->error = -ECANCELED;
-	ioregion_reset(ctx);
+	/* The owner alone touches discard, see ioregion_recv_discard(). */
+	if (ctx->claimed && ctx->state == IOREGION_RECV)
+		ctx->region->rwire->discard += sizeof(ctx->resp) - ctx->done;
+	ioregion_release(ctx);
 }
 
-static void ioregion_fail(struct kvm_vcpu *vcpu, struct kvm_vcpu_ioregion *ctx, int error)
+static void ioregion_fill_exit(struct kvm_vcpu_ioregion *ctx, struct kvm_run *run, u32 reason,
+			       int error, void *pio_data)
 {
-	unsigned int i;
+	run->exit_reason = reason;
+	memset(&run->ioregionfd, 0, sizeof(run->ioregionfd));
+	run->ioregionfd.addr = ctx->addr;
+	if (ctx->write)
+		run->ioregionfd.data = ioregion_get_value(ioregion_piece_data(ctx, pio_data),
+							  ctx->size);
+	run->ioregionfd.user_data = ctx->region->user_data;
+	run->ioregionfd.len = ctx->size;
+	run->ioregionfd.error = -error;
+	if (ctx->write)
+		run->ioregionfd.flags |= KVM_IOREGIONFD_FAILURE_WRITE;
+	if (ctx->pio)
+		run->ioregionfd.flags |= KVM_IOREGIONFD_FAILURE_PIO;
+}
 
-	/* Whatever the device sent or got so far, the stream is out of step. */
-	for (i = 0; i < ctx->nr_claimed; i++)
-		if (!ctx->wire[i]->error)
-			ctx->wire[i]->error = error;
+static void ioregion_fail(struct kvm_vcpu *vcpu, int error)
+{
+	struct kvm_vcpu_ioregion *ctx = &vcpu->ioregion;
+
+	/* A response may be partly in: the stream is out of step. */
+	if (ctx->claimed && !READ_ONCE(ctx->region->rwire->error))
+		WRITE_ONCE(ctx->region->rwire->error, error);
 
 	ioregion_release(ctx);
 	ctx->error = error;
@@ -491,281 +594,202 @@ static void ioregion_fail(struct kvm_vcpu *vcpu, struct kvm_vcpu_ioregion *ctx, 
 	++vcpu->stat.generic.ioregion_failures;
 }
 
-static void ioregion_finish(struct kvm_vcpu *vcpu, struct kvm_vcpu_ioregion *ctx, void *val)
-{
-	if (ctx->cmd.cmd == IOREGIONFD_CMD_READ)
-		ioregion_put_value(val, ctx->len, ctx->resp.data);
-
-	if (ctx->cmd.flags & IOREGIONFD_CMD_RESP)
-		++vcpu->stat.generic.ioregion_round_trips;
-	else
-		++vcpu->stat.generic.ioregion_posted_writes;
-
-	ioregion_reset(ctx);
-}
-
-static bool ioregion_in_range(const struct ioregion *region, gpa_t addr, int len)
-{
-	/* A zero-length region takes writes of any size at its address. */
-	if (!region->size)
-		return addr == region->paddr;
-
-	if (len != 1 && len != 2 && len != 4 && len != 8)
-		return false;
-
-	return addr >= region->paddr && len <= region->size &&
-	       addr - region->paddr <= region->size - len;
-}
-
-static int ioregion_access(struct kvm_vcpu *vcpu, struct ioregion *region, gpa_t addr, int len,
-			   void *val, bool is_write)
-{
-	struct kvm_vcpu_ioregion *ctx;
-	int ret;
-
-	if (!vcpu || !ioregion_in_range(region, addr, len))
-		return -EOPNOTSUPP;
-
-	/* A zero-length region has posted writes only, reads go to userspace. */
-	if (!region->size && !is_write)
-		return -EOPNOTSUPP;
-
-	/* The instruction already has a deferred access: let it exit. */
-	if (kvm_ioregion_pending(vcpu))
-		return -EOPNOTSUPP;
-
-	ctx = &vcpu->ioregion;
-
-	ioregion_start(ctx, region, addr, len, val, is_write);
-
-	/*
-	 * A command that needs a response is sent by KVM_RUN, right before it
-	 * waits: the device is then woken as the vCPU gives up the CPU, and
-	 * the callback does not try a receive that is bound to fail.
-	 */
-	if (!ctx->sync && (ctx->cmd.flags & IOREGIONFD_CMD_RESP))
-		return -EOPNOTSUPP;
-
-	ret = ioregion_run(ctx, ctx->sync ? TASK_KILLABLE : 0);
-	if (!ret) {
-		ioregion_finish(vcpu, ctx, val);
-		return 0;
-	}
-
-	/* Defer to KVM_RUN, which finishes or reports the access. */
-	if (ret != -EAGAIN)
-		ioregion_fail(vcpu, ctx, ret);
-
-	/*
-	 * A caller that cannot defer gets a plain userspace exit, or reads
-	 * zero in the middle of a string instruction.
-	 */
-	if (ctx->sync)
-		ioregion_cancel(ctx);
-	return -EOPNOTSUPP;
-}
-
-static int ioregion_read(struct kvm_vcpu *vcpu, struct kvm_io_device *dev, gpa_t addr, int len,
-			 void *val)
-{
-	return ioregion_access(vcpu, container_of(dev, struct ioregion, dev), addr, len, val,
-			       false);
-}
-
-static int ioregion_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev, gpa_t addr, int len,
-			  const void *val)
-{
-	return ioregion_access(vcpu, container_of(dev, struct ioregion, dev), addr, len,
-			       (void *)val, true);
-}
-
-static int ioregion_fast_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev, gpa_t addr,
-			       int len, const void *val)
-{
-	return ioregion_access(vcpu, container_of(dev, struct ioregion, fast_dev), addr, len,
-			       (void *)val, true);
-}
-
-static void ioregion_free(struct ioregion *region)
-{
-	ioregion_wire_put(region->rwire);
-	ioregion_wire_put(region->wwire);
-	kfree(region);
-}
-
-/* Called once the region is off a bus and no vCPU can reach it there. */
-static void ioregion_put_bus(struct ioregion *region)
-{
-	if (--region->nr_buses)
-		return;
-
-	list_del(&region->node);
-	ioregion_free(region);
-}
-
-static void ioregion_destructor(struct kvm_io_device *dev)
-{
-	ioregion_put_bus(container_of(dev, struct ioregion, dev));
-}
-
-static void ioregion_fast_destructor(struct kvm_io_device *dev)
-{
-	struct ioregion *region = container_of(dev, struct ioregion, fast_dev);
-
-	region->on_fast_bus = false;
-	ioregion_put_bus(region);
-}
-
-static const struct kvm_io_device_ops ioregion_ops = {
-	.read = ioregion_read,
-	.write = ioregion_write,
-	.destructor = ioregion_destructor,
-};
-
-static const struct kvm_io_device_ops ioregion_fast_ops = {
-	.write = ioregion_fast_write,
-	.destructor = ioregion_fast_destructor,
-};
-
-/*
- * Finish the deferred access of @vcpu, or report it.  @mmio_data and
- * @pio_data are where the arch's completion of a userspace MMIO or PIO exit
- * takes a read's value from.  Return 1
- * when the access is complete, 0 for a KVM_EXIT_IOREGIONFD_FAILURE exit, or
- * -EINTR on a signal, in which case the next call picks up from there.
- */
-int kvm_ioregion_complete(struct kvm_vcpu *vcpu, void *mmio_data, void *pio_data)
+/* A signal stopped the piece: KVM_RUN returns -EINTR. */
+static int ioregion_interrupted(struct kvm_vcpu *vcpu, void *pio_data)
 {
 	struct kvm_vcpu_ioregion *ctx = &vcpu->ioregion;
-	void *data = ctx->pio ? pio_data : mmio_data;
-	struct kvm_run *run = vcpu->run;
+
+	/*
+	 * A dying task never comes back to finish the piece: keep the stream
+	 * in step for the fds' other users now, and report the access as
+	 * failed should the vCPU run again.
+	 */
+	if (fatal_signal_pending(current)) {
+		ioregion_abandon(ctx);
+		ioregion_fail(vcpu, -ECANCELED);
+	} else {
+		ioregion_fill_exit(ctx, vcpu->run, KVM_EXIT_IOREGIONFD_PENDING, -EINTR, pio_data);
+	}
+	return -EINTR;
+}
+
+/* Take a failed piece's value from userspace and go on with the next one. */
+static void ioregion_take_reported(struct kvm_vcpu *vcpu, void *pio_data)
+{
+	struct kvm_vcpu_ioregion *ctx = &vcpu->ioregion;
+
+	if (!ctx->write)
+		ioregion_put_value(ioregion_piece_data(ctx, pio_data), ctx->size,
+				   READ_ONCE(vcpu->run->ioregionfd.data));
+	ctx->idx++;
+	ctx->state = IOREGION_START;
+}
+
+/**
+ * kvm_ioregion_serve - serve an MMIO or PIO exit with an ioregionfd device
+ * @vcpu: the vCPU whose kvm_run holds the exit, or that has one pending
+ * @pio_data: where the arch keeps the data of a KVM_EXIT_IO exit
+ *
+ * Called by KVM_RUN outside the SRCU read side, instead of returning the
+ * exit to userspace.
+ *
+ * Return: 1 when the exit is served and kvm_run holds it with its data, to
+ * be completed as if userspace had answered; 0 to return the exit in
+ * kvm_run to userspace, which is then the original exit or a
+ * KVM_EXIT_IOREGIONFD_FAILURE; -EINTR on a signal, with the access left
+ * pending for the next call.
+ */
+int kvm_ioregion_serve(struct kvm_vcpu *vcpu, void *pio_data)
+{
+	struct kvm_vcpu_ioregion *ctx = &vcpu->ioregion;
 	int ret;
 
-	if (ctx->state == IOREGION_REPORTED) {
-		/* Take userspace's value, as for KVM_EXIT_MMIO. */
-		if (ctx->cmd.cmd == IOREGIONFD_CMD_READ)
-			ioregion_put_value(data, ctx->len, READ_ONCE(run->ioregionfd.data));
-		ioregion_reset(ctx);
-		return 1;
+	switch (ctx->state) {
+	case IOREGION_IDLE:
+		if (!ioregion_begin(vcpu))
+			return 0;
+		break;
+	case IOREGION_REPORTED:
+		ioregion_take_reported(vcpu, pio_data);
+		break;
 	}
 
-	if (ctx->state != IOREGION_FAILED) {
-		/* Wait for the device outside the SRCU read side. */
-		kvm_vcpu_srcu_read_unlock(vcpu);
-		ret = ioregion_run(ctx, TASK_INTERRUPTIBLE);
-		kvm_vcpu_srcu_read_lock(vcpu);
+	while (ctx->state != IOREGION_FAILED && ctx->idx < ctx->count) {
+		ret = ioregion_serve_piece(vcpu, pio_data);
 		if (ret == -EINTR)
-			return ret;
-		if (ret)
-			ioregion_fail(vcpu, ctx, ret);
+			return ioregion_interrupted(vcpu, pio_data);
+		if (ret == -ENOENT) {
+			/* Deassigned before the command went out: userspace's now. */
+			ioregion_restore_exit(ctx, vcpu->run);
+			ioregion_end(ctx);
+			return 0;
+		}
+		if (ret) {
+			ioregion_fail(vcpu, ret);
+			break;
+		}
+		ctx->idx++;
+		ctx->state = IOREGION_START;
 	}
 
 	if (ctx->state == IOREGION_FAILED) {
-		memset(&run->ioregionfd, 0, sizeof(run->ioregionfd));
-		run->exit_reason = KVM_EXIT_IOREGIONFD_FAILURE;
-		run->ioregionfd.addr = ctx->addr;
-		run->ioregionfd.data = ctx->cmd.data;
-		run->ioregionfd.user_data = ctx->user_data;
-		run->ioregionfd.len = ctx->len;
-		run->ioregionfd.error = -ctx->error;
-		if (ctx->cmd.cmd == IOREGIONFD_CMD_WRITE)
-			run->ioregionfd.flags |= KVM_IOREGIONFD_FAILURE_WRITE;
-		if (ctx->pio)
-			run->ioregionfd.flags |= KVM_IOREGIONFD_FAILURE_PIO;
+		ioregion_fill_exit(ctx, vcpu->run, KVM_EXIT_IOREGIONFD_FAILURE, ctx->error,
+				   pio_data);
 		ctx->state = IOREGION_REPORTED;
 		return 0;
 	}
 
-	ioregion_finish(vcpu, ctx, data);
+	ctx->idx = 0;
+	ioregion_restore_exit(ctx, vcpu->run);
+	ioregion_end(ctx);
 	return 1;
 }
 
 void kvm_ioregion_vcpu_destroy(struct kvm_vcpu *vcpu)
 {
-	if (kvm_ioregion_pending(vcpu))
-		ioregion_cancel(&vcpu->ioregion);
+	struct kvm_vcpu_ioregion *ctx = &vcpu->ioregion;
+
+	if (!ctx->region)
+		return;
+
+	ioregion_abandon(ctx);
+	ioregion_end(ctx);
 }
 
-static bool ioregion_ranges_overlap(gpa_t a, u64 a_len, gpa_t b, u64 b_len)
+static struct maple_tree *ioregion_tree(struct kvm *kvm, enum kvm_bus bus_idx)
 {
-	/* A zero length covers the one address it names. */
-	gpa_t a_last = a + max_t(u64, a_len, 1) - 1;
-	gpa_t b_last = b + max_t(u64, b_len, 1) - 1;
+	switch (bus_idx) {
+	case KVM_MMIO_BUS:
+	case KVM_FAST_MMIO_BUS:
+		return &kvm->ioregions[IOREGION_MMIO];
+	case KVM_PIO_BUS:
+		return &kvm->ioregions[IOREGION_PIO];
+	default:
+		return NULL;
+	}
+}
 
-	return a <= b_last && b <= a_last;
+/* The last address of a range; a zero length covers the one it names. */
+static u64 ioregion_last(gpa_t addr, u64 len)
+{
+	return addr + max_t(u64, len, 1) - 1;
 }
 
 bool kvm_ioregion_overlaps(struct kvm *kvm, enum kvm_bus bus_idx, gpa_t addr, u64 len)
 {
-	struct ioregion *region;
+	struct maple_tree *mt = ioregion_tree(kvm, bus_idx);
+	unsigned long index = addr;
+	bool found;
 
 	lockdep_assert_held(&kvm->slots_lock);
 
-	list_for_each_entry(region, &kvm->ioregions, node)
-		if (region->bus_idx == bus_idx &&
-		    ioregion_ranges_overlap(region->paddr, region->size, addr, len))
-			return true;
-	return false;
+	if (!mt)
+		return false;
+
+	rcu_read_lock();
+	found = mt_find(mt, &index, ioregion_last(addr, len));
+	rcu_read_unlock();
+	return found;
 }
 
-static struct ioregion *ioregion_find(struct kvm *kvm, enum kvm_bus bus_idx, gpa_t addr, u64 len)
+/* Any device on the bus but an ioeventfd that shares an address. */
+static bool ioregion_bus_overlaps(struct kvm *kvm, struct ioregion *region)
 {
-	struct ioregion *region;
+	struct kvm_io_bus *bus;
+	u64 last = ioregion_last(region->paddr, region->size);
+	int i;
 
 	lockdep_assert_held(&kvm->slots_lock);
 
-	list_for_each_entry(region, &kvm->ioregions, node)
-		if (region->bus_idx == bus_idx && region->paddr == addr && region->size == len)
-			return region;
-	return NULL;
+	bus = kvm_get_bus(kvm, region->pio ? KVM_PIO_BUS : KVM_MMIO_BUS);
+	for (i = 0; bus && i < bus->dev_count; i++) {
+		struct kvm_io_range *range = &bus->range[i];
+
+		if (kvm_io_device_is_ioeventfd(range->dev))
+			continue;
+		if (range->addr <= last && region->paddr <= ioregion_last(range->addr, range->len))
+			return true;
+	}
+	return false;
 }
 
 static int ioregion_check_args(const struct kvm_ioregion *args)
 {
-	u64 end = args->guest_paddr + max_t(u64, args->memory_size, 1) - 1;
-
 	if (args->flags & ~KVM_IOREGION_VALID_FLAG_MASK)
 		return -EINVAL;
 
 	if (memchr_inv(args->pad, 0, sizeof(args->pad)))
 		return -EINVAL;
 
+	if (args->flags & KVM_IOREGION_DEASSIGN)
+		return 0;
+
 	/* Only a posted write can be served without knowing the access size. */
 	if (!args->memory_size && !(args->flags & KVM_IOREGION_POSTED_WRITES))
 		return -EINVAL;
 
-	/*
-	 * The I/O bus holds a range as an int length and compares range ends,
-	 * so the size must fit in an int and the end must not wrap to 0.
-	 */
-	if (args->memory_size > INT_MAX ||
-	    args->guest_paddr + args->memory_size < args->guest_paddr)
-		return -EINVAL;
-
-	if ((args->flags & KVM_IOREGION_PIO) && end > U16_MAX)
+	/* The region must not wrap, nor reach past the 64 KiB of ports. */
+	if (args->guest_paddr + args->memory_size < args->guest_paddr ||
+	    ((args->flags & KVM_IOREGION_PIO) &&
+	     ioregion_last(args->guest_paddr, args->memory_size) > U16_MAX))
 		return -EINVAL;
 
 	return 0;
 }
 
 /*
- * Accept only stream sockets and pipes: they carry bytes in order, and both
- * honour MSG_DONTWAIT or IOCB_NOWAIT.  Do not ask for FMODE_NOWAIT, because
- * a named FIFO opened with open(2) lacks it although pipe_read() and
- * pipe_write() never sleep for data or room when given IOCB_NOWAIT.
+ * Accept only connected AF_UNIX stream sockets: see the comment at the top
+ * of this file.
  */
 static bool ioregion_file_usable(struct file *file)
 {
 	struct socket *sock = sock_from_file(file);
 
-	if (sock)
-		return sock->type == SOCK_STREAM;
-
-	return S_ISFIFO(file_inode(file)->i_mode) &&
-	       file->f_op->read_iter && file->f_op->write_iter;
+	return sock && sock->type == SOCK_STREAM && sock->sk->sk_family == AF_UNIX &&
+	       READ_ONCE(sock->sk->sk_state) == TCP_ESTABLISHED;
 }
 
-static struct ioregion_wire *ioregion_wire_get_fd(int fd, fmode_t mode)
+static struct ioregion_wire *ioregion_wire_get_fd(int fd)
 {
 	struct ioregion_wire *wire;
 	struct file *file;
@@ -774,18 +798,16 @@ static struct ioregion_wire *ioregion_wire_get_fd(int fd, fmode_t mode)
 	if (!file)
 		return ERR_PTR(-EBADF);
 
-	if (!(file->f_mode & mode))
-		wire = ERR_PTR(-EBADF);
-	else if (!ioregion_file_usable(file))
-		wire = ERR_PTR(-EINVAL);
-	else
+	if (ioregion_file_usable(file))
 		wire = ioregion_wire_get(file) ?: ERR_PTR(-ENOMEM);
+	else
+		wire = ERR_PTR(-EINVAL);
 
 	fput(file);
 	return wire;
 }
 
-static struct ioregion *ioregion_alloc(const struct kvm_ioregion *args)
+static struct ioregion *ioregion_alloc(struct kvm *kvm, const struct kvm_ioregion *args)
 {
 	struct ioregion *region;
 	int ret;
@@ -794,25 +816,25 @@ static struct ioregion *ioregion_alloc(const struct kvm_ioregion *args)
 	if (!region)
 		return ERR_PTR(-ENOMEM);
 
-	region->rwire = ioregion_wire_get_fd(args->read_fd, FMODE_READ);
+	region->rwire = ioregion_wire_get_fd(args->read_fd);
 	if (IS_ERR(region->rwire)) {
 		ret = PTR_ERR(region->rwire);
 		goto out_free_region;
 	}
 
-	region->wwire = ioregion_wire_get_fd(args->write_fd, FMODE_WRITE);
+	region->wwire = ioregion_wire_get_fd(args->write_fd);
 	if (IS_ERR(region->wwire)) {
 		ret = PTR_ERR(region->wwire);
 		goto out_put_rwire;
 	}
 
+	refcount_set(&region->refs, 1);
+	region->kvm = kvm;
 	region->paddr = args->guest_paddr;
 	region->size = args->memory_size;
 	region->user_data = args->user_data;
 	region->posted_writes = args->flags & KVM_IOREGION_POSTED_WRITES;
-	region->bus_idx = (args->flags & KVM_IOREGION_PIO) ? KVM_PIO_BUS : KVM_MMIO_BUS;
-	kvm_iodevice_init(&region->dev, &ioregion_ops);
-	kvm_iodevice_init(&region->fast_dev, &ioregion_fast_ops);
+	region->pio = args->flags & KVM_IOREGION_PIO;
 	return region;
 
 out_put_rwire:
@@ -822,83 +844,52 @@ out_free_region:
 	return ERR_PTR(ret);
 }
 
-/* On failure the region is freed, by the destructor once it was on a bus. */
-static int ioregion_register(struct kvm *kvm, struct ioregion *region)
-{
-	int ret;
-
-	lockdep_assert_held(&kvm->slots_lock);
-
-	if (kvm_ioregion_overlaps(kvm, region->bus_idx, region->paddr, region->size) ||
-	    kvm_ioeventfd_overlaps(kvm, region->bus_idx, region->paddr, region->size)) {
-		ret = -EEXIST;
-		goto out_free_region;
-	}
-
-	ret = kvm_io_bus_register_dev(kvm, region->bus_idx, region->paddr, region->size,
-				      &region->dev);
-	if (ret)
-		goto out_free_region;
-
-	region->kvm = kvm;
-	region->nr_buses = 1;
-	list_add_tail(&region->node, &kvm->ioregions);
-
-	if (region->size || region->bus_idx != KVM_MMIO_BUS)
-		return 0;
-
-	ret = kvm_io_bus_register_dev(kvm, KVM_FAST_MMIO_BUS, region->paddr, 0, &region->fast_dev);
-	if (ret) {
-		kvm_io_bus_unregister_dev(kvm, region->bus_idx, &region->dev);
-		return ret;
-	}
-
-	region->nr_buses++;
-	region->on_fast_bus = true;
-	return 0;
-
-out_free_region:
-	ioregion_free(region);
-	return ret;
-}
-
 static int kvm_assign_ioregion(struct kvm *kvm, struct kvm_ioregion *args)
 {
+	struct maple_tree *mt;
 	struct ioregion *region;
 	int ret;
 
-	region = ioregion_alloc(args);
+	region = ioregion_alloc(kvm, args);
 	if (IS_ERR(region))
 		return PTR_ERR(region);
 
+	mt = ioregion_tree(kvm, region->pio ? KVM_PIO_BUS : KVM_MMIO_BUS);
 	mutex_lock(&kvm->slots_lock);
-	ret = ioregion_register(kvm, region);
+	if (ioregion_bus_overlaps(kvm, region))
+		ret = -EEXIST;
+	else
+		ret = mtree_insert_range(mt, region->paddr,
+					 ioregion_last(region->paddr, region->size), region,
+					 GFP_KERNEL_ACCOUNT);
 	mutex_unlock(&kvm->slots_lock);
+
+	if (ret)
+		ioregion_put(region);
 	return ret;
 }
 
 static int kvm_deassign_ioregion(struct kvm *kvm, struct kvm_ioregion *args)
 {
-	enum kvm_bus bus_idx = (args->flags & KVM_IOREGION_PIO) ? KVM_PIO_BUS : KVM_MMIO_BUS;
+	bool pio = args->flags & KVM_IOREGION_PIO;
+	struct maple_tree *mt = ioregion_tree(kvm, pio ? KVM_PIO_BUS : KVM_MMIO_BUS);
 	struct ioregion *region;
-	int ret = 0;
 
 	mutex_lock(&kvm->slots_lock);
-
-	region = ioregion_find(kvm, bus_idx, args->guest_paddr, args->memory_size);
-	if (!region) {
-		ret = -ENOENT;
-		goto out_unlock;
+	region = mtree_load(mt, args->guest_paddr);
+	if (!region || region->paddr != args->guest_paddr ||
+	    region->size != args->memory_size) {
+		mutex_unlock(&kvm->slots_lock);
+		return -ENOENT;
 	}
-
-	/* Unregistering waits for vCPUs on the bus; the destructors free the region. */
-	if (region->on_fast_bus)
-		kvm_io_bus_unregister_dev(kvm, KVM_FAST_MMIO_BUS, &region->fast_dev);
-	kvm_io_bus_unregister_dev(kvm, bus_idx, &region->dev);
-
-out_unlock:
+	mtree_erase(mt, args->guest_paddr);
+	WRITE_ONCE(region->dead, true);
 	mutex_unlock(&kvm->slots_lock);
-	return ret;
+
+	/* Wait for sends that may have seen the region alive. */
+	synchronize_srcu_expedited(&kvm->srcu);
+	ioregion_put(region);
+	return 0;
 }
 
 int kvm_set_ioregion(struct kvm *kvm, struct kvm_ioregion *args)
@@ -913,4 +904,25 @@ int kvm_set_ioregion(struct kvm *kvm, struct kvm_ioregion *args)
 		return kvm_deassign_ioregion(kvm, args);
 
 	return kvm_assign_ioregion(kvm, args);
+}
+
+void kvm_ioregion_init(struct kvm *kvm)
+{
+	mt_init_flags(&kvm->ioregions[IOREGION_MMIO], MT_FLAGS_USE_RCU);
+	mt_init_flags(&kvm->ioregions[IOREGION_PIO], MT_FLAGS_USE_RCU);
+}
+
+/* Called once the vCPUs are gone. */
+void kvm_ioregion_destroy(struct kvm *kvm)
+{
+	struct ioregion *region;
+	unsigned long index;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(kvm->ioregions); i++) {
+		index = 0;
+		mt_for_each(&kvm->ioregions[i], region, index, ULONG_MAX)
+			ioregion_put(region);
+		mtree_destroy(&kvm->ioregions[i]);
+	}
 }
