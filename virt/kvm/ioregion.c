@@ -61,6 +61,8 @@ struct ioregion_wire {
 	struct socket *sock;
 	refcount_t refs;
 	struct kvm_vcpu_ioregion *owner;
+	/* The owner's task while it waits for the response. */
+	struct task_struct *rx_task;
 	wait_queue_head_t wq;
 	/* Bytes of an abandoned response that the next owner must drop. */
 	u32 discard;
@@ -150,28 +152,36 @@ static void ioregion_wire_reap(struct work_struct *work)
 }
 
 /*
- * Data or a hang-up on a socket that no vCPU is receiving from: let the
- * reaper look at it.  An owner reads what arrives itself.
+ * Data or a hang-up on the socket: wake the owner if it waits for its
+ * response, or let the reaper look at what no vCPU waits for.  Ignore room
+ * to write, which the owner's own command frees as the device reads it.
  */
 static int ioregion_wire_wake(wait_queue_entry_t *wait, unsigned int mode, int sync, void *key)
 {
 	struct ioregion_wire *wire = container_of(wait, struct ioregion_wire, wait);
+	struct task_struct *task;
 
 	if (key && !(key_to_poll(key) & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
 		return 0;
 
-	if (!READ_ONCE(wire->owner))
+	/* The task clears rx_task before it can exit, see ioregion_recv(). */
+	task = READ_ONCE(wire->rx_task);
+	if (task)
+		wake_up_process(task);
+	else if (!READ_ONCE(wire->owner))
 		schedule_work(&wire->reap);
 	return 0;
 }
 
+/* One wire per socket, whichever descriptor or VM names it. */
 static struct ioregion_wire *ioregion_wire_get(struct file *file)
 {
+	struct socket *sock = sock_from_file(file);
 	struct ioregion_wire *wire;
 
 	mutex_lock(&ioregion_wires_lock);
-	hash_for_each_possible(ioregion_wires, wire, node, (unsigned long)file) {
-		if (wire->file == file) {
+	hash_for_each_possible(ioregion_wires, wire, node, (unsigned long)sock) {
+		if (wire->sock == sock) {
 			refcount_inc(&wire->refs);
 			goto out_unlock;
 		}
@@ -180,13 +190,13 @@ static struct ioregion_wire *ioregion_wire_get(struct file *file)
 	wire = kzalloc(sizeof(*wire), GFP_KERNEL_ACCOUNT);
 	if (wire) {
 		wire->file = get_file(file);
-		wire->sock = sock_from_file(file);
+		wire->sock = sock;
 		refcount_set(&wire->refs, 1);
 		init_waitqueue_head(&wire->wq);
 		INIT_WORK(&wire->reap, ioregion_wire_reap);
 		init_waitqueue_func_entry(&wire->wait, ioregion_wire_wake);
 		add_wait_queue(sk_sleep(wire->sock->sk), &wire->wait);
-		hash_add(ioregion_wires, &wire->node, (unsigned long)file);
+		hash_add(ioregion_wires, &wire->node, (unsigned long)sock);
 		/* Reap what was queued before the wire existed. */
 		schedule_work(&wire->reap);
 	}
@@ -300,6 +310,30 @@ static int ioregion_send(struct ioregion *region, struct ioregionfd_cmd *cmd)
 	return ret < 0 ? ret : -EIO;
 }
 
+/*
+ * Sleep until the socket has data or the peer is gone.  ioregion_wire_wake()
+ * wakes the task, which spares it the wakeups for room to write that a
+ * sleeper on the socket's own wait queue would get.  Any signal, fatal ones
+ * included, ends the wait.
+ */
+static int ioregion_wait_readable(struct ioregion_wire *wire)
+{
+	int ret = 0;
+
+	WRITE_ONCE(wire->rx_task, current);
+	set_current_state(TASK_INTERRUPTIBLE);
+	if (!(vfs_poll(wire->file, NULL) & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
+	    !signal_pending(current))
+		schedule();
+	__set_current_state(TASK_RUNNING);
+	/* The RCU read side of the waker keeps the task alive until here. */
+	WRITE_ONCE(wire->rx_task, NULL);
+
+	if (signal_pending(current))
+		ret = -EINTR;
+	return ret;
+}
+
 /* Receive @len bytes into @buf, resuming after @done of them. */
 static int ioregion_recv(struct ioregion_wire *wire, void *buf, u32 len, u32 *done)
 {
@@ -309,8 +343,12 @@ static int ioregion_recv(struct ioregion_wire *wire, void *buf, u32 len, u32 *do
 		struct kvec kvec = { .iov_base = buf + *done, .iov_len = len - *done };
 		struct msghdr msg = {};
 
-		/* Any signal, fatal ones included, ends the wait. */
-		ret = kernel_recvmsg(wire->sock, &msg, &kvec, 1, kvec.iov_len, MSG_WAITALL);
+		/* A response is rarely in yet: a poll costs less than a receive. */
+		ret = ioregion_wait_readable(wire);
+		if (ret)
+			return ret;
+
+		ret = kernel_recvmsg(wire->sock, &msg, &kvec, 1, kvec.iov_len, MSG_DONTWAIT);
 		if (ret > 0) {
 			*done += ret;
 			continue;
@@ -318,12 +356,8 @@ static int ioregion_recv(struct ioregion_wire *wire, void *buf, u32 len, u32 *do
 		/* End of file: the device closed its end. */
 		if (!ret)
 			return -EPIPE;
-		if (ret == -ERESTARTSYS || signal_pending(current))
-			return -EINTR;
-		/* SO_RCVTIMEO ran out: keep waiting. */
 		if (ret != -EAGAIN)
 			return ret;
-		cond_resched();
 	}
 	return 0;
 }
@@ -429,6 +463,10 @@ static int ioregion_serve_piece(struct kvm_vcpu *vcpu, void *pio_data)
 		ret = resp ? READ_ONCE(in->error) : 0;
 		if (ret)
 			return ret;
+
+		/* A task that is being killed must not start a transaction. */
+		if (fatal_signal_pending(current))
+			return -EINTR;
 
 		ioregion_make_cmd(ctx, pio_data);
 		ret = ioregion_send(ctx->region, &ctx->cmd);
@@ -768,8 +806,8 @@ static int ioregion_check_args(const struct kvm_ioregion *args)
 	if (!args->memory_size && !(args->flags & KVM_IOREGION_POSTED_WRITES))
 		return -EINVAL;
 
-	/* The region must not wrap, nor reach past the 64 KiB of ports. */
-	if (args->guest_paddr + args->memory_size < args->guest_paddr ||
+	/* The region may end at 2^64, or at port 0x10000, but not beyond. */
+	if (ioregion_last(args->guest_paddr, args->memory_size) < args->guest_paddr ||
 	    ((args->flags & KVM_IOREGION_PIO) &&
 	     ioregion_last(args->guest_paddr, args->memory_size) > U16_MAX))
 		return -EINVAL;
