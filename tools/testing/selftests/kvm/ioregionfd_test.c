@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * KVM_SET_IOREGION: guest MMIO and PIO accesses that KVM sends to a device
- * task over a pipe pair or a stream socket, as 32-byte commands and
- * responses, without exiting to userspace.
+ * task over connected AF_UNIX stream sockets, one for both directions or one
+ * per direction, as 32-byte commands and responses, without exiting to
+ * userspace.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
 
 #include <linux/ioregion.h>
 #include <linux/sizes.h>
@@ -202,12 +206,17 @@ enum dev_mode {
 	DEV_BAD_PAD,
 	/* Take command fault_at, answer it with STALE_VAL once released. */
 	DEV_STALL,
+	/* Answer command fault_at with one byte, the rest once released. */
+	DEV_PARTIAL,
 };
 
 #define STALE_VAL		0x5a1e5a1e5a1e5a1eull
 
 struct test_dev {
-	/* The ends given to KVM_SET_IOREGION, the same socket or two pipes. */
+	/*
+	 * The ends given to KVM_SET_IOREGION: the same socket, or one end of
+	 * a command and one of a response socketpair.
+	 */
 	int kvm_rfd;
 	int kvm_wfd;
 	/* The device's ends. */
@@ -216,6 +225,8 @@ struct test_dev {
 
 	enum dev_mode mode;
 	u32 fault_at;
+	/* Stall, as mode says, on every command from fault_at on. */
+	bool fault_all;
 	sem_t stalled;
 	sem_t release;
 	/* Per command, to make vCPUs wait for the device. */
@@ -265,7 +276,8 @@ static void dev_check_cmd(const struct ioregionfd_cmd *cmd)
 	ok &= !(cmd->data & ~ioregion_size_mask(cmd->size));
 	ok &= !read || (cmd->flags == IOREGIONFD_CMD_RESP && !cmd->data);
 	ok &= idx < NR_REGFILES;
-	ok &= cmd->offset < REGION_SIZE && cmd->offset + cmd->size <= REGION_SIZE;
+	/* An access that starts in a region is the device's, even if it runs past the end. */
+	ok &= cmd->offset < REGION_SIZE;
 
 	TEST_ASSERT(ok, "Device got a malformed command %s", cmd_str(cmd, buf, sizeof(buf)));
 }
@@ -347,6 +359,34 @@ static void close_ends(int *rfd, int *wfd)
 	*wfd = -1;
 }
 
+static void dev_wait_release(struct test_dev *dev)
+{
+	sem_post(&dev->stalled);
+	while (sem_wait(&dev->release) && errno == EINTR)
+		;
+}
+
+/* Send the first byte of the response to @cmd, the rest once released. */
+static int dev_answer_partly(struct test_dev *dev, const struct ioregionfd_cmd *cmd, u64 data)
+{
+	struct ioregionfd_resp resp = { .data = data };
+	ssize_t ret;
+
+	if (!(cmd->flags & IOREGIONFD_CMD_RESP)) {
+		dev_wait_release(dev);
+		return 0;
+	}
+
+	ret = send(dev->wfd, &resp, 1, MSG_NOSIGNAL);
+	if (ret != 1)
+		return ret < 0 ? -errno : -EIO;
+	dev_wait_release(dev);
+	ret = send(dev->wfd, (u8 *)&resp + 1, sizeof(resp) - 1, MSG_NOSIGNAL);
+	if (ret != sizeof(resp) - 1)
+		return ret < 0 ? -errno : -EIO;
+	return 0;
+}
+
 /* Misbehave on command fault_at, as dev->mode says. */
 static void *dev_faulty_thread(struct test_dev *dev)
 {
@@ -354,6 +394,7 @@ static void *dev_faulty_thread(struct test_dev *dev)
 	struct ioregionfd_cmd cmd;
 	bool fault;
 	u64 data;
+	u32 nr;
 	int ret;
 
 	for (;;) {
@@ -363,7 +404,8 @@ static void *dev_faulty_thread(struct test_dev *dev)
 			return NULL;
 		}
 
-		fault = dev_nr_cmds(dev) == dev->fault_at;
+		nr = dev_nr_cmds(dev);
+		fault = nr == dev->fault_at || (dev->fault_all && nr > dev->fault_at);
 		data = dev_handler(dev, &cmd);
 		if (fault && dev->mode == DEV_HANG_UP) {
 			close_ends(&dev->rfd, &dev->wfd);
@@ -373,15 +415,22 @@ static void *dev_faulty_thread(struct test_dev *dev)
 		if (fault && dev->mode == DEV_BAD_PAD) {
 			resp.data = data;
 			resp.pad[sizeof(resp.pad) - 1] = 1;
-			TEST_ASSERT(write(dev->wfd, &resp, sizeof(resp)) == sizeof(resp),
+			ret = send(dev->wfd, &resp, sizeof(resp), MSG_NOSIGNAL);
+			TEST_ASSERT(ret == sizeof(resp),
 				    "Failed to write a malformed response, errno = %d", errno);
 			continue;
 		}
 		if (fault && dev->mode == DEV_STALL) {
-			sem_post(&dev->stalled);
-			while (sem_wait(&dev->release) && errno == EINTR)
-				;
+			dev_wait_release(dev);
 			data = STALE_VAL;
+		}
+		if (fault && dev->mode == DEV_PARTIAL) {
+			ret = dev_answer_partly(dev, &cmd, data);
+			if (ret) {
+				dev->ret = ret;
+				return NULL;
+			}
+			continue;
 		}
 
 		if (!(cmd.flags & IOREGIONFD_CMD_RESP))
@@ -405,7 +454,7 @@ static void *dev_thread(void *arg)
 	return NULL;
 }
 
-static void dev_init(struct test_dev *dev, bool pipes)
+static void dev_init(struct test_dev *dev, bool split)
 {
 	int cmd[2], resp[2], i;
 
@@ -416,11 +465,12 @@ static void dev_init(struct test_dev *dev, bool pipes)
 	for (i = 0; i < NR_REGFILES; i++)
 		ioregion_regfile_init(&dev->regs[i]);
 
-	if (pipes) {
-		TEST_ASSERT(!pipe2(cmd, O_CLOEXEC) && !pipe2(resp, O_CLOEXEC),
-			    "pipe2() failed, errno = %d", errno);
-		dev->kvm_wfd = cmd[1];
-		dev->rfd = cmd[0];
+	if (split) {
+		TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cmd) &&
+			    !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, resp),
+			    "socketpair() failed, errno = %d", errno);
+		dev->kvm_wfd = cmd[0];
+		dev->rfd = cmd[1];
 		dev->wfd = resp[1];
 		dev->kvm_rfd = resp[0];
 	} else {
@@ -654,11 +704,14 @@ static const char *describe_exit(struct kvm_vcpu *vcpu, char *buf, size_t size)
 {
 	struct kvm_run *run = vcpu->run;
 
-	if (run->exit_reason != KVM_EXIT_IOREGIONFD_FAILURE)
+	if (run->exit_reason != KVM_EXIT_IOREGIONFD_FAILURE &&
+	    run->exit_reason != KVM_EXIT_IOREGIONFD_PENDING)
 		return describe_io_exit(vcpu, buf, size);
 
 	snprintf(buf, size,
-		 "KVM_EXIT_IOREGIONFD_FAILURE (addr 0x%llx, len %u, flags 0x%x, data 0x%llx, error %u, user_data 0x%llx)",
+		 "%s (addr 0x%llx, len %u, flags 0x%x, data 0x%llx, error %u, user_data 0x%llx)",
+		 run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE ?
+		 "KVM_EXIT_IOREGIONFD_FAILURE" : "KVM_EXIT_IOREGIONFD_PENDING",
 		 run->ioregionfd.addr, run->ioregionfd.len, run->ioregionfd.flags,
 		 run->ioregionfd.data, run->ioregionfd.error, run->ioregionfd.user_data);
 	return buf;
@@ -783,19 +836,27 @@ static void run_vcpu(struct kvm_vcpu *vcpu)
 	TEST_ASSERT(!ret, KVM_IOCTL_ERROR(KVM_RUN, ret));
 }
 
-/* Make the guest run @p, expecting exactly its exits to userspace. */
-static void run_prog(struct kvm_vcpu *vcpu, const struct prog *p)
+/*
+ * Make the guest run @p, loaded already, expecting exactly its exits to
+ * userspace from exit @first on.
+ */
+static void run_loaded(struct kvm_vcpu *vcpu, const struct prog *p, int first)
 {
 	int i;
 
-	prog_load(vcpu->vm, p);
-	for (i = 0; i < p->nr_exits; i++) {
+	for (i = first; i < p->nr_exits; i++) {
 		run_vcpu(vcpu);
 		check_exit(vcpu, &p->exits[i]);
 	}
 
 	run_vcpu(vcpu);
 	expect_sync(vcpu);
+}
+
+static void run_prog(struct kvm_vcpu *vcpu, const struct prog *p)
+{
+	prog_load(vcpu->vm, p);
+	run_loaded(vcpu, p, 0);
 }
 
 static u64 elapsed_ms(const struct timespec *start)
@@ -911,6 +972,13 @@ static void nop_handler(int sig)
 {
 }
 
+static u32 nr_sigpipe;
+
+static void sigpipe_handler(int sig)
+{
+	WRITE_ONCE(nr_sigpipe, nr_sigpipe + 1);
+}
+
 /* A signal that interrupts KVM_RUN: no SA_RESTART. */
 static void install_sigusr1(void)
 {
@@ -924,23 +992,47 @@ static void install_sigusr1(void)
 struct worker {
 	struct kvm_vcpu *vcpu;
 	pthread_t thread;
-	/* KVM_RUN returned EINTR and KVM_EXIT_INTR. */
+	/* KVM_RUN returned EINTR, KVM_EXIT_INTR or KVM_EXIT_IOREGIONFD_PENDING. */
 	u64 nr_eintr;
+	/* Of those, the ones with an access pending. */
+	u64 nr_pending;
 	bool done;
 };
+
+/*
+ * KVM_RUN returned EINTR: KVM_EXIT_INTR, or KVM_EXIT_IOREGIONFD_PENDING
+ * describing an access to one of the test's regions.  Return whether an
+ * access is pending.
+ */
+static bool check_eintr_exit(struct kvm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+
+	if (run->exit_reason == KVM_EXIT_INTR)
+		return false;
+
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_IOREGIONFD_PENDING,
+		    "vCPU %u: KVM_RUN returned EINTR with exit reason %u", vcpu->id,
+		    run->exit_reason);
+	TEST_ASSERT(run->ioregionfd.error == EINTR &&
+		    run->ioregionfd.user_data - USER_DATA_BASE < NR_REGFILES &&
+		    !(run->ioregionfd.flags & ~(KVM_IOREGIONFD_FAILURE_WRITE |
+						KVM_IOREGIONFD_FAILURE_PIO)),
+		    "vCPU %u: bad KVM_EXIT_IOREGIONFD_PENDING (addr 0x%llx, len %u, flags 0x%x, error %u, user_data 0x%llx)",
+		    vcpu->id, run->ioregionfd.addr, run->ioregionfd.len, run->ioregionfd.flags,
+		    run->ioregionfd.error, run->ioregionfd.user_data);
+	return true;
+}
 
 static void *worker_thread(void *arg)
 {
 	struct worker *w = arg;
-	struct kvm_run *run = w->vcpu->run;
 	int ret;
 
 	for (;;) {
 		ret = __vcpu_run(w->vcpu);
 		if (ret == -1 && errno == EINTR) {
-			TEST_ASSERT(run->exit_reason == KVM_EXIT_INTR,
-				    "vCPU %u: KVM_RUN returned EINTR with exit reason %u",
-				    w->vcpu->id, run->exit_reason);
+			w->nr_pending += check_eintr_exit(w->vcpu);
 			w->nr_eintr++;
 			continue;
 		}
@@ -1038,15 +1130,16 @@ FIXTURE(ioregionfd) {
 };
 
 FIXTURE_VARIANT(ioregionfd) {
-	bool pipes;
+	/* One socketpair per direction, rather than one for both. */
+	bool split;
 };
 
 FIXTURE_VARIANT_ADD(ioregionfd, socketpair) {
-	.pipes = false,
+	.split = false,
 };
 
-FIXTURE_VARIANT_ADD(ioregionfd, pipes) {
-	.pipes = true,
+FIXTURE_VARIANT_ADD(ioregionfd, split) {
+	.split = true,
 };
 
 FIXTURE_SETUP(ioregionfd)
@@ -1054,7 +1147,7 @@ FIXTURE_SETUP(ioregionfd)
 	struct kvm_vm *vm = vm_create_with_one_vcpu(&self->vcpu, guest_code);
 
 	virt_map(vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
-	dev_init(&self->dev, variant->pipes);
+	dev_init(&self->dev, variant->split);
 }
 
 FIXTURE_TEARDOWN(ioregionfd)
@@ -1111,15 +1204,21 @@ TEST_F(ioregionfd, access_sizes)
 		prog_access(&p, r, 0, 1, false, 0);
 	}
 
-	/* Accesses that only partly overlap a region aren't the device's. */
+	/*
+	 * An exit belongs to the region that holds its first byte: one that
+	 * runs past the end is the device's, whole, and one that starts below
+	 * the region is userspace's.  The register file fails the accesses
+	 * across its end, reads as all ones.
+	 */
 	for (b = 0; b < 2; b++) {
 		const struct region *r = &regions[b];
 		const bool pio = region_pio(r);
 
-		prog_exit(&p, pio, r->base + REGION_SIZE - 2, 4, true, PATTERN);
+		prog_access(&p, r, REGION_SIZE - 2, 4, true, PATTERN);
 		prog_exit(&p, pio, r->base - 1, 2, false, pattern(b));
 		prog_exit(&p, pio, r->base - 2, 4, true, pattern(3));
-		prog_exit(&p, pio, r->base + REGION_SIZE - 1, 2, false, pattern(5));
+		prog_access(&p, r, REGION_SIZE - 1, 2, false, 0);
+		prog_access(&p, r, REGION_SIZE - 4, 4, false, 0);
 	}
 
 	run_prog(vcpu, &p);
@@ -1201,50 +1300,55 @@ TEST_F(ioregionfd, posted_writes)
 	assert_stats(vcpu, &before, p.nr_cmds - n - 1, n + 1, 0);
 }
 
-/* A named FIFO is a pipe too, whichever end is opened first. */
+/*
+ * A named FIFO is a pipe too: refused whichever way its ends are given, next
+ * to a good socket or not.
+ */
 TEST(named_fifo)
 {
-	const struct region r = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
-	char dir[] = "/tmp/ioregionfd_test.XXXXXX", cmd_path[64], resp_path[64];
+	char dir[] = "/tmp/ioregionfd_test.XXXXXX", path[64];
+	struct kvm_ioregion args;
 	static struct test_dev dev;
 	struct kvm_vcpu *vcpu;
-	static struct prog p;
 	struct kvm_vm *vm;
-	int flags;
+	int rfd, wfd;
 
 	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
-	virt_map(vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
-	dev_init(&dev, true);
-	close_ends(&dev.kvm_rfd, &dev.kvm_wfd);
-	close_ends(&dev.rfd, &dev.wfd);
+	dev_init(&dev, false);
 
 	TEST_ASSERT(mkdtemp(dir), "mkdtemp() failed, errno = %d", errno);
-	snprintf(cmd_path, sizeof(cmd_path), "%s/cmd", dir);
-	snprintf(resp_path, sizeof(resp_path), "%s/resp", dir);
-	TEST_ASSERT(!mkfifo(cmd_path, 0600) && !mkfifo(resp_path, 0600),
-		    "mkfifo() failed, errno = %d", errno);
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	TEST_ASSERT(!mkfifo(path, 0600), "mkfifo() failed, errno = %d", errno);
 
-	/* Open the read ends first, so that opening the write ends doesn't block. */
-	dev.rfd = open(cmd_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	dev.kvm_rfd = open(resp_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	dev.kvm_wfd = open(cmd_path, O_WRONLY | O_CLOEXEC);
-	dev.wfd = open(resp_path, O_WRONLY | O_CLOEXEC);
-	TEST_ASSERT(dev.rfd >= 0 && dev.kvm_rfd >= 0 && dev.kvm_wfd >= 0 && dev.wfd >= 0,
-		    "Failed to open the FIFOs, errno = %d", errno);
-	flags = fcntl(dev.rfd, F_GETFL);
-	TEST_ASSERT(!fcntl(dev.rfd, F_SETFL, flags & ~O_NONBLOCK), "fcntl() failed");
-	unlink(cmd_path);
-	unlink(resp_path);
+	/* Open the read end first, so that opening the write end doesn't block. */
+	rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	wfd = open(path, O_WRONLY | O_CLOEXEC);
+	TEST_ASSERT(rfd >= 0 && wfd >= 0, "Failed to open the FIFO, errno = %d", errno);
+	unlink(path);
 	rmdir(dir);
 
-	region_assign(vm, &r, &dev);
-	prog_init(&p, &dev);
-	dev_start(&dev, DEV_SERVE, 0);
-	prog_access(&p, &r, 8, 8, true, PATTERN);
-	prog_access(&p, &r, 8, 8, false, 0);
-	run_prog(vcpu, &p);
-	check_cmds(&dev, &p);
+	args = (struct kvm_ioregion) {
+		.guest_paddr = MMIO_GPA, .memory_size = REGION_SIZE,
+		.read_fd = rfd, .write_fd = wfd,
+	};
+	assert_ioregion(vm, &args, EINVAL, "the two ends of a FIFO");
+	args.read_fd = dev.kvm_rfd;
+	assert_ioregion(vm, &args, EINVAL, "a FIFO as write_fd");
+	args.read_fd = rfd;
+	args.write_fd = dev.kvm_wfd;
+	assert_ioregion(vm, &args, EINVAL, "a FIFO as read_fd");
+	args.read_fd = wfd;
+	assert_ioregion(vm, &args, EINVAL, "the write end of a FIFO as read_fd");
+	args.read_fd = dev.kvm_rfd;
+	args.write_fd = rfd;
+	assert_ioregion(vm, &args, EINVAL, "the read end of a FIFO as write_fd");
 
+	/* Nothing was registered: the range is free for the sockets. */
+	args.write_fd = dev.kvm_wfd;
+	assert_ioregion(vm, &args, 0, "the sockets");
+
+	close(rfd);
+	close(wfd);
 	kvm_vm_free(vm);
 	dev_stop(&dev);
 }
@@ -1320,9 +1424,10 @@ TEST_F_TIMEOUT(ioregionfd, two_vms, 120)
 }
 
 /*
- * Signals interrupt vCPUs that wait for a slow device, or for the fds that
- * the other vCPU holds.  KVM_RUN returns EINTR and picks up where it left:
- * the device gets every command once and the guest every read.
+ * Signals interrupt vCPUs that wait for a slow device, or for the sockets
+ * that the other vCPU holds.  KVM_RUN returns EINTR, with
+ * KVM_EXIT_IOREGIONFD_PENDING if an access was under way, and picks up where
+ * it left: the device gets every command once and the guest every read.
  */
 TEST_F_TIMEOUT(ioregionfd, signal_storm, 120)
 {
@@ -1332,7 +1437,7 @@ TEST_F_TIMEOUT(ioregionfd, signal_storm, 120)
 	struct test_dev *dev = &self->dev;
 	struct kvm_vcpu *vcpus[2];
 	struct worker w[2] = {};
-	u64 nr_eintr = 0;
+	u64 nr_eintr = 0, nr_pending = 0;
 	struct kvm_vm *vm;
 	int i;
 
@@ -1354,17 +1459,19 @@ TEST_F_TIMEOUT(ioregionfd, signal_storm, 120)
 		stress_check(dev, i, iters);
 		assert_stats(vcpus[i], &before[i], 4 * iters, 0, 0);
 		nr_eintr += w[i].nr_eintr;
+		nr_pending += w[i].nr_pending;
 	}
-	ksft_print_msg("%lu KVM_RUN calls returned EINTR (%lu, %lu)\n", nr_eintr,
-		       w[0].nr_eintr, w[1].nr_eintr);
+	ksft_print_msg("%lu KVM_RUN calls returned EINTR (%lu, %lu), %lu with an access pending\n",
+		       nr_eintr, w[0].nr_eintr, w[1].nr_eintr, nr_pending);
 	TEST_ASSERT(nr_eintr, "No signal interrupted KVM_RUN");
 	kvm_vm_free(vm);
 }
 
 /*
  * The device takes a read and closes its ends: KVM_EXIT_IOREGIONFD_FAILURE
- * with EPIPE, for that read and for every later access through the fds.
- * Userspace emulates the accesses, the guest sees the values it supplies.
+ * with EPIPE, for that read and for every later access through the sockets,
+ * and no SIGPIPE for the vCPU thread.  Userspace emulates the accesses, the
+ * guest sees the values it supplies.
  */
 TEST_F(ioregionfd, device_hang_up)
 {
@@ -1391,7 +1498,9 @@ TEST_F(ioregionfd, device_hang_up)
 	prog_fail(&p, &pio, 0x31, 1, true, PATTERN, EPIPE, false);
 	prog_fail(&p, &mmio, 0x18, 1, false, pattern(2), EPIPE, false);
 	prog_fail(&p, &posted, 0, 2, true, PATTERN, EPIPE, false);
+	WRITE_ONCE(nr_sigpipe, 0);
 	run_prog(vcpu, &p);
+	TEST_ASSERT(!READ_ONCE(nr_sigpipe), "KVM raised SIGPIPE %u times", nr_sigpipe);
 
 	TEST_ASSERT(!pthread_join(dev->thread, NULL), "pthread_join() failed");
 	dev->running = false;
@@ -1515,6 +1624,19 @@ TEST_F(ioregionfd, deassign)
 	check_cmds(dev, &p);
 }
 
+/* An AF_UNIX stream socket listening at an abstract address. */
+static int listening_socket(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	TEST_ASSERT(fd >= 0, "socket() failed, errno = %d", errno);
+	snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "ioregionfd_test.%d", getpid());
+	TEST_ASSERT(!bind(fd, (struct sockaddr *)&addr, sizeof(addr)) && !listen(fd, 1),
+		    "bind() or listen() failed, errno = %d", errno);
+	return fd;
+}
+
 static int closed_fd(void)
 {
 	int fd = dup(0);
@@ -1532,10 +1654,15 @@ TEST_F(ioregionfd, bad_args)
 	int p[2], dgram[2], seqpacket[2];
 	struct kvm_ioregion args, good;
 	int efd, memfd, pathfd, bad;
+	int unconnected, listening, tcp;
 
 	TEST_ASSERT(!pipe(p), "pipe() failed");
 	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_DGRAM, 0, dgram), "socketpair() failed");
 	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_SEQPACKET, 0, seqpacket), "socketpair() failed");
+	unconnected = socket(AF_UNIX, SOCK_STREAM, 0);
+	listening = listening_socket();
+	tcp = socket(AF_INET, SOCK_STREAM, 0);
+	TEST_ASSERT(unconnected >= 0 && tcp >= 0, "socket() failed, errno = %d", errno);
 	efd = eventfd(0, 0);
 	memfd = memfd_create("ioregionfd_test", 0);
 	pathfd = open("/", O_PATH);
@@ -1567,8 +1694,9 @@ TEST_F(ioregionfd, bad_args)
 	args.flags = KVM_IOREGION_PIO;
 	args.guest_paddr = PIO_BASE;
 	assert_ioregion(vm, &args, EINVAL, "zero-length PIO without posted writes");
+	/* Deassign only matches bus, address and size: there is no such region. */
 	args.flags = KVM_IOREGION_DEASSIGN;
-	assert_ioregion(vm, &args, EINVAL, "deassign of zero length without posted writes");
+	assert_ioregion(vm, &args, ENOENT, "deassign of zero length without posted writes");
 
 	args = good;
 	args.guest_paddr = -8ull;
@@ -1577,19 +1705,29 @@ TEST_F(ioregionfd, bad_args)
 	args.guest_paddr = -1ull;
 	args.memory_size = -1ull;
 	assert_ioregion(vm, &args, EINVAL, "huge range");
-	/* The I/O bus compares range ends, which must not wrap to 0. */
+	/* A range may end at 2^64 exactly, as api.rst says. */
 	args.guest_paddr = -16ull;
+	args.memory_size = 17;
+	assert_ioregion(vm, &args, EINVAL, "range that ends one byte past 2^64");
 	args.memory_size = 16;
-	assert_ioregion(vm, &args, EINVAL, "range that ends at 2^64");
+	assert_ioregion(vm, &args, 0, "range that ends at 2^64");
+	args.flags = KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign of the range that ends at 2^64");
+	args.flags = 0;
 	args.guest_paddr = -17ull;
 	assert_ioregion(vm, &args, 0, "range that ends just below 2^64");
 	args.flags = KVM_IOREGION_DEASSIGN;
 	assert_ioregion(vm, &args, 0, "deassign just below 2^64");
 
-	/* The I/O bus holds a length as an int. */
+	/*
+	 * Regions are not devices on the I/O bus, whose lengths are ints: a
+	 * length of 2^31 is fine.
+	 */
 	args = good;
 	args.memory_size = 1ull << 31;
-	assert_ioregion(vm, &args, EINVAL, "memory_size of 2^31");
+	assert_ioregion(vm, &args, 0, "memory_size of 2^31");
+	args.flags = KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign of memory_size 2^31");
 
 	args = good;
 	args.flags = KVM_IOREGION_PIO;
@@ -1614,7 +1752,7 @@ TEST_F(ioregionfd, bad_args)
 	args.flags |= KVM_IOREGION_DEASSIGN;
 	assert_ioregion(vm, &args, 0, "deassign of the PIO range ending at 0xffff");
 
-	/* Only pipes and stream sockets carry the protocol. */
+	/* Only connected AF_UNIX stream sockets carry the protocol. */
 	args = good;
 	args.read_fd = efd;
 	assert_ioregion(vm, &args, EINVAL, "eventfd as read_fd");
@@ -1634,6 +1772,44 @@ TEST_F(ioregionfd, bad_args)
 	args = good;
 	args.write_fd = dgram[0];
 	assert_ioregion(vm, &args, EINVAL, "SOCK_DGRAM socket as write_fd");
+	args = good;
+	args.read_fd = seqpacket[1];
+	assert_ioregion(vm, &args, EINVAL, "SOCK_SEQPACKET socket as read_fd");
+	args = good;
+	args.read_fd = unconnected;
+	assert_ioregion(vm, &args, EINVAL, "unconnected stream socket as read_fd");
+	args = good;
+	args.write_fd = unconnected;
+	assert_ioregion(vm, &args, EINVAL, "unconnected stream socket as write_fd");
+	args = good;
+	args.read_fd = listening;
+	args.write_fd = listening;
+	assert_ioregion(vm, &args, EINVAL, "listening stream socket");
+	args = good;
+	args.write_fd = listening;
+	assert_ioregion(vm, &args, EINVAL, "listening stream socket as write_fd");
+	args = good;
+	args.read_fd = tcp;
+	args.write_fd = tcp;
+	assert_ioregion(vm, &args, EINVAL, "TCP socket");
+
+	/* Pipes: neither end, in either place, not even the two ends of one. */
+	args = good;
+	args.read_fd = p[0];
+	args.write_fd = p[1];
+	assert_ioregion(vm, &args, EINVAL, "the ends of one pipe");
+	args = good;
+	args.read_fd = p[0];
+	assert_ioregion(vm, &args, EINVAL, "read end of a pipe as read_fd");
+	args = good;
+	args.write_fd = p[1];
+	assert_ioregion(vm, &args, EINVAL, "write end of a pipe as write_fd");
+	args = good;
+	args.read_fd = p[1];
+	assert_ioregion(vm, &args, EINVAL, "write end of a pipe as read_fd");
+	args = good;
+	args.write_fd = p[0];
+	assert_ioregion(vm, &args, EINVAL, "read end of a pipe as write_fd");
 
 	args = good;
 	args.read_fd = bad;
@@ -1647,17 +1823,10 @@ TEST_F(ioregionfd, bad_args)
 	args = good;
 	args.read_fd = pathfd;
 	assert_ioregion(vm, &args, EBADF, "O_PATH read_fd");
-	args = good;
-	args.read_fd = p[1];
-	assert_ioregion(vm, &args, EBADF, "write end of a pipe as read_fd");
-	args = good;
-	args.write_fd = p[0];
-	assert_ioregion(vm, &args, EBADF, "read end of a pipe as write_fd");
-	args = good;
-	args.read_fd = p[0];
-	args.write_fd = p[1];
-	assert_ioregion(vm, &args, 0, "the ends of one pipe");
 
+	/* Nothing above was registered: the good fds take the range. */
+	args = good;
+	assert_ioregion(vm, &args, 0, "the variant's sockets");
 	args.flags = KVM_IOREGION_DEASSIGN;
 	assert_ioregion(vm, &args, 0, "deassign");
 	assert_ioregion(vm, &args, ENOENT, "deassign of nothing");
@@ -1671,6 +1840,9 @@ TEST_F(ioregionfd, bad_args)
 	close(dgram[1]);
 	close(seqpacket[0]);
 	close(seqpacket[1]);
+	close(unconnected);
+	close(listening);
+	close(tcp);
 	close(efd);
 	close(memfd);
 	close(pathfd);
@@ -1749,7 +1921,8 @@ TEST_F(ioregionfd, overlap)
 static int __vm_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 flags)
 {
 	struct kvm_ioeventfd args = {
-		.datamatch = flags & KVM_IOEVENTFD_FLAG_DATAMATCH ? PATTERN : 0,
+		.datamatch = flags & KVM_IOEVENTFD_FLAG_DATAMATCH ?
+			     PATTERN & ioregion_size_mask(len) : 0,
 		.addr = addr,
 		.len = len,
 		.fd = fd,
@@ -1771,9 +1944,17 @@ static void assert_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 f
 		    err ? "errno " : "success", err ? strerror(err) : "");
 }
 
+/* A registration tried over a region, or a region over ioeventfds. */
+struct ioeventfd_case {
+	u64 addr;
+	u32 len;
+	u32 flags;
+	const char *what;
+};
+
 /*
- * ioeventfds next to regions work side by side with them; neither may be
- * registered over the other.
+ * ioeventfds next to regions work side by side with them, and either may be
+ * registered over the other (see ioeventfd_in_region for what happens then).
  */
 TEST_F(ioregionfd, ioeventfd)
 {
@@ -1781,6 +1962,29 @@ TEST_F(ioregionfd, ioeventfd)
 	const struct region pio = { .base = PIO_BASE + 0x100, .size = 0x100, .idx = 1,
 				    .flags = KVM_IOREGION_PIO };
 	const u32 PIO = KVM_IOEVENTFD_FLAG_PIO;
+	const struct ioeventfd_case efd_cases[] = {
+		{ MMIO_GPA + 0x180, 4, 0, "ioeventfd inside" },
+		{ MMIO_GPA + 0x100, 8, 0, "ioeventfd at the start" },
+		{ MMIO_GPA + 0xfc, 8, 0, "ioeventfd across the start" },
+		{ MMIO_GPA + 0x1fc, 8, 0, "ioeventfd across the end" },
+		{ MMIO_GPA + 0x1ff, 1, KVM_IOEVENTFD_FLAG_DATAMATCH,
+		  "datamatch ioeventfd at the last byte" },
+		{ MMIO_GPA + 0x100, 0, 0, "zero-length ioeventfd at the start" },
+		{ MMIO_GPA + 0x1ff, 0, 0, "zero-length ioeventfd at the last byte" },
+		{ PIO_BASE + 0x1fe, 2, PIO, "PIO ioeventfd inside" },
+		{ PIO_BASE + 0xfe, 4, PIO, "PIO ioeventfd across the start" },
+	};
+	const struct ioeventfd_case region_cases[] = {
+		{ MMIO_GPA + 0x200, 0x10, 0, "region over an ioeventfd" },
+		{ MMIO_GPA + 0x203, 1, 0, "region at an ioeventfd's last byte" },
+		{ MMIO_GPA, 0xf9, 0, "region over an ioeventfd's first byte" },
+		{ MMIO_GPA + 0x20c, 0x10, 0, "region over a zero-length ioeventfd" },
+		{ MMIO_GPA + 0x210, 0, KVM_IOREGION_POSTED_WRITES,
+		  "zero-length region at a zero-length ioeventfd" },
+		{ MMIO_GPA + 0x202, 0, KVM_IOREGION_POSTED_WRITES,
+		  "zero-length region inside an ioeventfd" },
+		{ PIO_BASE + 0xf0, 0x10, KVM_IOREGION_PIO, "PIO region over an ioeventfd" },
+	};
 	struct kvm_vcpu *vcpu = self->vcpu;
 	struct test_dev *dev = &self->dev;
 	struct kvm_vm *vm = vcpu->vm;
@@ -1819,46 +2023,27 @@ TEST_F(ioregionfd, ioeventfd)
 	for (i = 0; i < 5; i++)
 		TEST_ASSERT(eventfd_count(efd[i]) == 1, "ioeventfd %d was not signalled once", i);
 
-	/* No ioeventfd over a region... */
-	assert_ioeventfd(vm, MMIO_GPA + 0x180, 4, efd[0], 0, EEXIST, "ioeventfd inside");
-	assert_ioeventfd(vm, MMIO_GPA + 0x100, 8, efd[0], 0, EEXIST, "ioeventfd at the start");
-	assert_ioeventfd(vm, MMIO_GPA + 0xfc, 8, efd[0], 0, EEXIST, "ioeventfd across the start");
-	assert_ioeventfd(vm, MMIO_GPA + 0x1fc, 8, efd[0], 0, EEXIST, "ioeventfd across the end");
-	assert_ioeventfd(vm, MMIO_GPA + 0x1ff, 1, efd[0], KVM_IOEVENTFD_FLAG_DATAMATCH, EEXIST,
-			 "datamatch ioeventfd at the last byte");
-	assert_ioeventfd(vm, MMIO_GPA + 0x100, 0, efd[0], 0, EEXIST,
-			 "zero-length ioeventfd at the start");
-	assert_ioeventfd(vm, MMIO_GPA + 0x1ff, 0, efd[0], 0, EEXIST,
-			 "zero-length ioeventfd at the last byte");
-	assert_ioeventfd(vm, PIO_BASE + 0x1fe, 2, efd[0], PIO, EEXIST, "PIO ioeventfd inside");
-	assert_ioeventfd(vm, PIO_BASE + 0xfe, 4, efd[0], PIO, EEXIST,
-			 "PIO ioeventfd across the start");
+	/* An ioeventfd may lie inside or across a region... */
+	for (i = 0; i < ARRAY_SIZE(efd_cases); i++) {
+		const struct ioeventfd_case *c = &efd_cases[i];
 
-	/* ...nor a region over an ioeventfd. */
-	args = (struct kvm_ioregion) {
-		.guest_paddr = MMIO_GPA + 0x200, .memory_size = 0x10,
-		.read_fd = dev->kvm_rfd, .write_fd = dev->kvm_wfd,
-	};
-	assert_ioregion(vm, &args, EEXIST, "region over an ioeventfd");
-	args.guest_paddr = MMIO_GPA + 0x203;
-	args.memory_size = 1;
-	assert_ioregion(vm, &args, EEXIST, "region at an ioeventfd's last byte");
-	args.guest_paddr = MMIO_GPA;
-	args.memory_size = 0xf9;
-	assert_ioregion(vm, &args, EEXIST, "region over an ioeventfd's first byte");
-	args.guest_paddr = MMIO_GPA + 0x20c;
-	args.memory_size = 0x10;
-	assert_ioregion(vm, &args, EEXIST, "region over a zero-length ioeventfd");
-	args.guest_paddr = MMIO_GPA + 0x210;
-	args.memory_size = 0;
-	args.flags = KVM_IOREGION_POSTED_WRITES;
-	assert_ioregion(vm, &args, EEXIST, "zero-length region at a zero-length ioeventfd");
-	args.guest_paddr = MMIO_GPA + 0x202;
-	assert_ioregion(vm, &args, EEXIST, "zero-length region inside an ioeventfd");
-	args.guest_paddr = PIO_BASE + 0xf0;
-	args.memory_size = 0x10;
-	args.flags = KVM_IOREGION_PIO;
-	assert_ioregion(vm, &args, EEXIST, "PIO region over an ioeventfd");
+		assert_ioeventfd(vm, c->addr, c->len, efd[0], c->flags, 0, c->what);
+		assert_ioeventfd(vm, c->addr, c->len, efd[0],
+				 c->flags | KVM_IOEVENTFD_FLAG_DEASSIGN, 0, c->what);
+	}
+
+	/* ...and a region over ioeventfds, even at exactly their addresses. */
+	for (i = 0; i < ARRAY_SIZE(region_cases); i++) {
+		const struct ioeventfd_case *c = &region_cases[i];
+
+		args = (struct kvm_ioregion) {
+			.guest_paddr = c->addr, .memory_size = c->len,
+			.read_fd = dev->kvm_rfd, .write_fd = dev->kvm_wfd, .flags = c->flags,
+		};
+		assert_ioregion(vm, &args, 0, c->what);
+		args.flags |= KVM_IOREGION_DEASSIGN;
+		assert_ioregion(vm, &args, 0, c->what);
+	}
 
 	/* Neighbours and the other bus are fine. */
 	args.guest_paddr = MMIO_GPA + 0x204;
@@ -1872,7 +2057,7 @@ TEST_F(ioregionfd, ioeventfd)
 	assert_ioeventfd(vm, PIO_BASE + 0x180, 4, efd[0], KVM_IOEVENTFD_FLAG_DEASSIGN, 0,
 			 "deassign");
 
-	/* Once one is gone, the other may take its place. */
+	/* Deassigning one leaves the range to the other. */
 	assert_ioeventfd(vm, MMIO_GPA + 0x200, 4, efd[1], KVM_IOEVENTFD_FLAG_DEASSIGN, 0,
 			 "deassign");
 	args.guest_paddr = MMIO_GPA + 0x200;
@@ -1884,6 +2069,333 @@ TEST_F(ioregionfd, ioeventfd)
 
 	for (i = 0; i < 5; i++)
 		close(efd[i]);
+}
+
+static void vm_ioeventfd_match(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 flags,
+			       u64 datamatch)
+{
+	struct kvm_ioeventfd args = {
+		.datamatch = datamatch, .addr = addr, .len = len, .fd = fd, .flags = flags,
+	};
+
+	vm_ioctl(vm, KVM_IOEVENTFD, &args);
+}
+
+/* The notify register of a virtio-pci modern device, and of a legacy one. */
+#define MODERN_NOTIFY		0x40
+#define LEGACY_NOTIFY		0x10
+
+/*
+ * An ioeventfd inside a region takes the writes it matches: they signal it
+ * and never reach the device, which gets every other access in the region.
+ * Modern virtio puts a zero-length MMIO ioeventfd on its notify address,
+ * which takes writes of any size there; legacy virtio a 2-byte data-match
+ * PIO ioeventfd per queue on its queue-notify port.  The guest does not read
+ * the modern notify address: with EPT, a zero-length ioeventfd takes reads
+ * there too.
+ */
+TEST_F(ioregionfd, ioeventfd_in_region)
+{
+	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	const struct region pio = { .base = PIO_BASE, .size = 0x20, .idx = 1,
+				    .flags = KVM_IOREGION_PIO };
+	const u32 PIO = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH;
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	struct kvm_vm *vm = vcpu->vm;
+	struct ioregion_stats before;
+	static struct prog p;
+	int efd[3], i;
+	u64 n;
+
+	for (i = 0; i < 3; i++) {
+		efd[i] = eventfd(0, EFD_NONBLOCK);
+		TEST_ASSERT(efd[i] >= 0, "eventfd() failed");
+	}
+
+	/* The ioeventfds come before one region and after the other. */
+	vm_ioeventfd_match(vm, MMIO_GPA + MODERN_NOTIFY, 0, efd[0], 0, 0);
+	region_assign(vm, &mmio, dev);
+	region_assign(vm, &pio, dev);
+	vm_ioeventfd_match(vm, PIO_BASE + LEGACY_NOTIFY, 2, efd[1], PIO, 0);
+	vm_ioeventfd_match(vm, PIO_BASE + LEGACY_NOTIFY, 2, efd[2], PIO, 3);
+	for (i = 0; i < IOREGION_REGFILE_NR_REGS - 1; i++) {
+		dev->regs[0].regs[i] = pattern(i);
+		dev->regs[1].regs[i] = pattern(i);
+	}
+	prog_init(&p, dev);
+	before = vcpu_ioregion_stats(vcpu);
+	dev_start(dev, DEV_SERVE, 0);
+
+	/* Modern: notify writes of the queue index, of any size, are the ioeventfd's. */
+	prog_access(&p, &mmio, MODERN_NOTIFY - 8, 8, true, PATTERN);
+	prog_add_op(&p, false, MMIO_GPA + MODERN_NOTIFY, 2, true, 0);
+	prog_add_op(&p, false, MMIO_GPA + MODERN_NOTIFY, 2, true, 5);
+	prog_add_op(&p, false, MMIO_GPA + MODERN_NOTIFY, 4, true, PATTERN);
+	prog_access(&p, &mmio, MODERN_NOTIFY + 2, 2, false, 0);
+	prog_access(&p, &mmio, MODERN_NOTIFY + 2, 2, true, PATTERN);
+	prog_access(&p, &mmio, MODERN_NOTIFY - 2, 2, true, ~PATTERN);
+	prog_add_op(&p, false, MMIO_GPA + MODERN_NOTIFY, 1, true, 7);
+	prog_access(&p, &mmio, MODERN_NOTIFY + 1, 4, false, 0);
+	prog_access(&p, &mmio, MODERN_NOTIFY - 8, 8, false, 0);
+
+	/* Legacy: outw of a queue with an ioeventfd is its; anything else the device's. */
+	prog_access(&p, &pio, 0, 4, true, PATTERN);
+	prog_add_op(&p, true, PIO_BASE + LEGACY_NOTIFY, 2, true, 3);
+	prog_add_op(&p, true, PIO_BASE + LEGACY_NOTIFY, 2, true, 0);
+	prog_access(&p, &pio, LEGACY_NOTIFY, 2, true, 5);
+	prog_access(&p, &pio, LEGACY_NOTIFY, 2, false, 0);
+	prog_access(&p, &pio, LEGACY_NOTIFY, 1, true, 3);
+	prog_access(&p, &pio, LEGACY_NOTIFY, 4, true, 3);
+	prog_access(&p, &pio, LEGACY_NOTIFY + 2, 2, true, 3);
+	prog_add_op(&p, true, PIO_BASE + LEGACY_NOTIFY, 2, true, 3);
+	prog_access(&p, &pio, LEGACY_NOTIFY, 4, false, 0);
+	prog_access(&p, &pio, LEGACY_NOTIFY - 2, 2, false, 0);
+	run_prog(vcpu, &p);
+	check_cmds(dev, &p);
+	assert_stats(vcpu, &before, p.nr_cmds, 0, 0);
+
+	n = eventfd_count(efd[0]);
+	TEST_ASSERT(n == 4, "The modern notify ioeventfd was signalled %lu times, expected 4", n);
+	n = eventfd_count(efd[1]);
+	TEST_ASSERT(n == 1, "The legacy ioeventfd of queue 0 was signalled %lu times, expected 1",
+		    n);
+	n = eventfd_count(efd[2]);
+	TEST_ASSERT(n == 2, "The legacy ioeventfd of queue 3 was signalled %lu times, expected 2",
+		    n);
+
+	/* Without the ioeventfds, the notify writes are the device's. */
+	vm_ioeventfd_match(vm, MMIO_GPA + MODERN_NOTIFY, 0, efd[0], KVM_IOEVENTFD_FLAG_DEASSIGN, 0);
+	vm_ioeventfd_match(vm, PIO_BASE + LEGACY_NOTIFY, 2, efd[2],
+			   PIO | KVM_IOEVENTFD_FLAG_DEASSIGN, 3);
+	prog_next_run(&p);
+	prog_access(&p, &mmio, MODERN_NOTIFY, 2, true, 1);
+	prog_access(&p, &pio, LEGACY_NOTIFY, 2, true, 3);
+	prog_add_op(&p, true, PIO_BASE + LEGACY_NOTIFY, 2, true, 0);
+	run_prog(vcpu, &p);
+	check_cmds(dev, &p);
+	n = eventfd_count(efd[0]) + eventfd_count(efd[2]);
+	TEST_ASSERT(!n, "A deassigned ioeventfd was signalled");
+	n = eventfd_count(efd[1]);
+	TEST_ASSERT(n == 1, "The legacy ioeventfd of queue 0 was signalled %lu times, expected 1",
+		    n);
+
+	for (i = 0; i < 3; i++)
+		close(efd[i]);
+}
+
+static int __vm_coalesced_io(struct kvm_vm *vm, u64 addr, u32 size, bool pio, bool unregister)
+{
+	struct kvm_coalesced_mmio_zone zone = { .addr = addr, .size = size, .pio = pio };
+
+	return __vm_ioctl(vm, unregister ? KVM_UNREGISTER_COALESCED_MMIO :
+					   KVM_REGISTER_COALESCED_MMIO, &zone);
+}
+
+static void assert_vm_ioctl(int ret, int err, const char *what)
+{
+	TEST_ASSERT(err ? ret == -1 && errno == err : !ret,
+		    "%s returned %d, errno = %d (%s), expected %s%s", what, ret,
+		    ret ? errno : 0, ret ? strerror(errno) : "none",
+		    err ? "errno " : "success", err ? strerror(err) : "");
+}
+
+/* A region on @dev's sockets, @pio or MMIO, at [@addr, @addr + @size). */
+static struct kvm_ioregion bus_region(const struct test_dev *dev, u64 addr, u64 size, bool pio)
+{
+	return (struct kvm_ioregion) {
+		.guest_paddr = addr, .memory_size = size,
+		.read_fd = dev->kvm_rfd, .write_fd = dev->kvm_wfd,
+		.flags = pio ? KVM_IOREGION_PIO : 0,
+	};
+}
+
+/*
+ * A region and a coalesced MMIO or PIO zone may not overlap, whichever
+ * comes first; next to each other they are fine.
+ */
+TEST_F(ioregionfd, coalesced_zone)
+{
+	struct kvm_vm *vm = self->vcpu->vm;
+	struct test_dev *dev = &self->dev;
+	struct kvm_ioregion args;
+	int b;
+
+	for (b = 0; b < 2; b++) {
+		const bool pio = b;
+		const u64 base = pio ? PIO_BASE : MMIO_GPA;
+
+		if (pio && !kvm_has_cap(KVM_CAP_COALESCED_PIO))
+			continue;
+
+		/* A region over a zone. */
+		assert_vm_ioctl(__vm_coalesced_io(vm, base + 0x100, 0x100, pio, false), 0,
+				"KVM_REGISTER_COALESCED_MMIO");
+		args = bus_region(dev, base + 0x100, 0x100, pio);
+		assert_ioregion(vm, &args, EEXIST, "region at a coalesced zone");
+		args = bus_region(dev, base + 0x1ff, 8, pio);
+		assert_ioregion(vm, &args, EEXIST, "region over a zone's last byte");
+		args = bus_region(dev, base + 0xf8, 9, pio);
+		assert_ioregion(vm, &args, EEXIST, "region over a zone's first byte");
+		args = bus_region(dev, base + 0x180, 4, pio);
+		assert_ioregion(vm, &args, EEXIST, "region inside a zone");
+		args = bus_region(dev, base + 0x100, 0, pio);
+		args.flags |= KVM_IOREGION_POSTED_WRITES;
+		assert_ioregion(vm, &args, EEXIST, "zero-length region at a zone");
+		args = bus_region(dev, base + 0x200, 0x100, pio);
+		assert_ioregion(vm, &args, 0, "region right above a zone");
+		args.flags |= KVM_IOREGION_DEASSIGN;
+		assert_ioregion(vm, &args, 0, "deassign");
+		assert_vm_ioctl(__vm_coalesced_io(vm, base + 0x100, 0x100, pio, true), 0,
+				"KVM_UNREGISTER_COALESCED_MMIO");
+
+		/* A zone over a region. */
+		args = bus_region(dev, base + 0x100, 0x100, pio);
+		assert_ioregion(vm, &args, 0, "region where the zone was");
+		assert_vm_ioctl(__vm_coalesced_io(vm, base + 0x100, 0x100, pio, false), EEXIST,
+				"KVM_REGISTER_COALESCED_MMIO at a region");
+		assert_vm_ioctl(__vm_coalesced_io(vm, base + 0x1fc, 8, pio, false), EEXIST,
+				"KVM_REGISTER_COALESCED_MMIO over a region's last byte");
+		assert_vm_ioctl(__vm_coalesced_io(vm, base, 0x1000, pio, false), EEXIST,
+				"KVM_REGISTER_COALESCED_MMIO around a region");
+		assert_vm_ioctl(__vm_coalesced_io(vm, base + 0x200, 0x10, pio, false), 0,
+				"KVM_REGISTER_COALESCED_MMIO right above a region");
+		assert_vm_ioctl(__vm_coalesced_io(vm, base + 0x200, 0x10, pio, true), 0,
+				"KVM_UNREGISTER_COALESCED_MMIO");
+		args.flags |= KVM_IOREGION_DEASSIGN;
+		assert_ioregion(vm, &args, 0, "deassign");
+	}
+}
+
+#define PIT_PORT		0x40
+#define SPEAKER_PORT		0x61
+#define PIC_MASTER_PORT		0x20
+#define PIC_SLAVE_PORT		0xa0
+#define ELCR_PORT		0x4d0
+#define IOAPIC_GPA		0xfec00000ull
+
+/* With the dummy speaker at 0x61-0x64, as QEMU has it. */
+static int __vm_create_pit2(struct kvm_vm *vm)
+{
+	struct kvm_pit_config config = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	return __vm_ioctl(vm, KVM_CREATE_PIT2, &config);
+}
+
+/* No region may cover the in-kernel PIC or IOAPIC that vm_create() made. */
+TEST_F(ioregionfd, region_over_irqchip)
+{
+	static const struct {
+		u64 addr;
+		u64 size;
+		bool pio;
+		const char *what;
+	} irqchip[] = {
+		{ PIC_MASTER_PORT, 2, true, "PIO region at the master PIC" },
+		{ PIC_MASTER_PORT + 1, 1, true, "PIO region at the master PIC's second port" },
+		{ PIC_SLAVE_PORT - 8, 9, true, "PIO region over the slave PIC's first port" },
+		{ ELCR_PORT, 2, true, "PIO region at the ELCR" },
+		{ IOAPIC_GPA, 0x100, false, "MMIO region at the IOAPIC" },
+		{ IOAPIC_GPA + 0xf0, 0x100, false, "MMIO region over the IOAPIC's end" },
+		{ IOAPIC_GPA - 4, 8, false, "MMIO region over the IOAPIC's start" },
+	};
+	struct kvm_vm *vm = self->vcpu->vm;
+	struct test_dev *dev = &self->dev;
+	struct kvm_ioregion args;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(irqchip); i++) {
+		args = bus_region(dev, irqchip[i].addr, irqchip[i].size, irqchip[i].pio);
+		assert_ioregion(vm, &args, EEXIST, irqchip[i].what);
+	}
+	args = bus_region(dev, IOAPIC_GPA + 0x100, 0x100, false);
+	assert_ioregion(vm, &args, 0, "MMIO region right above the IOAPIC");
+	args.flags |= KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign");
+}
+
+/* No PIT over a region, at its counters' ports or at the speaker port. */
+TEST_F(ioregionfd, pit_over_region)
+{
+	struct kvm_vm *vm = self->vcpu->vm;
+	struct test_dev *dev = &self->dev;
+	struct kvm_ioregion args;
+
+	args = bus_region(dev, PIT_PORT, 4, true);
+	assert_ioregion(vm, &args, 0, "PIO region at the PIT's ports, before the PIT");
+	assert_vm_ioctl(__vm_create_pit2(vm), EEXIST, "KVM_CREATE_PIT2 over a region");
+	args.flags |= KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign");
+
+	args = bus_region(dev, SPEAKER_PORT, 1, true);
+	assert_ioregion(vm, &args, 0, "PIO region at the speaker port, before the PIT");
+	assert_vm_ioctl(__vm_create_pit2(vm), EEXIST,
+			"KVM_CREATE_PIT2 over a region at the speaker port");
+	args.flags |= KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign");
+
+	/* With the ports free again, the PIT comes. */
+	assert_vm_ioctl(__vm_create_pit2(vm), 0, "KVM_CREATE_PIT2 once the regions are gone");
+}
+
+/* No region over the PIT. */
+TEST_F(ioregionfd, region_over_pit)
+{
+	struct kvm_vm *vm = self->vcpu->vm;
+	struct test_dev *dev = &self->dev;
+	struct kvm_ioregion args;
+
+	assert_vm_ioctl(__vm_create_pit2(vm), 0, "KVM_CREATE_PIT2");
+	args = bus_region(dev, PIT_PORT, 4, true);
+	assert_ioregion(vm, &args, EEXIST, "PIO region at the PIT");
+	args = bus_region(dev, PIT_PORT + 3, 1, true);
+	assert_ioregion(vm, &args, EEXIST, "PIO region at the PIT's last port");
+	args = bus_region(dev, SPEAKER_PORT, 1, true);
+	assert_ioregion(vm, &args, EEXIST, "PIO region at the speaker port");
+	args = bus_region(dev, PIT_PORT + 4, 0x1d, true);
+	assert_ioregion(vm, &args, 0, "PIO region between the PIT and the speaker port");
+	args.flags |= KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign");
+}
+
+/* KVM_CREATE_IRQCHIP over a region of a VM that has no irqchip yet. */
+static void create_irqchip_over(const struct test_dev *dev, u64 addr, u64 size, bool pio,
+				const char *what)
+{
+	struct kvm_vm *vm = vm_create_barebones();
+	struct kvm_ioregion args = bus_region(dev, addr, size, pio);
+
+	assert_ioregion(vm, &args, 0, what);
+	assert_vm_ioctl(__vm_ioctl(vm, KVM_CREATE_IRQCHIP, NULL), EEXIST, what);
+	kvm_vm_free(vm);
+}
+
+TEST_F(ioregionfd, irqchip_over_region)
+{
+	struct test_dev *dev = &self->dev;
+	struct kvm_ioregion args;
+	struct kvm_vm *vm;
+
+	create_irqchip_over(dev, IOAPIC_GPA, 0x100, false,
+			    "KVM_CREATE_IRQCHIP over a region at the IOAPIC");
+	create_irqchip_over(dev, IOAPIC_GPA + 0xff, 1, false,
+			    "KVM_CREATE_IRQCHIP over a region at the IOAPIC's last byte");
+	create_irqchip_over(dev, PIC_MASTER_PORT, 2, true,
+			    "KVM_CREATE_IRQCHIP over a region at the master PIC");
+	create_irqchip_over(dev, PIC_SLAVE_PORT + 1, 1, true,
+			    "KVM_CREATE_IRQCHIP over a region at the slave PIC");
+	create_irqchip_over(dev, ELCR_PORT, 2, true,
+			    "KVM_CREATE_IRQCHIP over a region at the ELCR");
+
+	/* Next to the irqchip's ranges, a region does not stand in its way. */
+	vm = vm_create_barebones();
+	args = bus_region(dev, IOAPIC_GPA + 0x100, 0x100, false);
+	assert_ioregion(vm, &args, 0, "region right above the IOAPIC");
+	args = bus_region(dev, PIC_MASTER_PORT + 2, 2, true);
+	assert_ioregion(vm, &args, 0, "PIO region right above the master PIC");
+	assert_vm_ioctl(__vm_ioctl(vm, KVM_CREATE_IRQCHIP, NULL), 0,
+			"KVM_CREATE_IRQCHIP next to regions");
+	kvm_vm_free(vm);
 }
 
 /* ioregion_round_trips, ioregion_posted_writes and ioregion_failures count exactly. */
@@ -1981,15 +2493,18 @@ TEST_F(ioregionfd, teardown_killed)
 	TEST_ASSERT(ret == -EPIPE, "Expected end of file on the device's end, got %d", ret);
 }
 
+/* One KVM_RUN, which a signal must interrupt with an access pending. */
 static void *run_once_thread(void *arg)
 {
 	struct worker *w = arg;
 	int ret;
 
 	ret = __vcpu_run(w->vcpu);
-	TEST_ASSERT(ret == -1 && errno == EINTR && w->vcpu->run->exit_reason == KVM_EXIT_INTR,
-		    "KVM_RUN returned %d, errno %d, exit reason %u; expected EINTR and KVM_EXIT_INTR",
+	TEST_ASSERT(ret == -1 && errno == EINTR &&
+		    w->vcpu->run->exit_reason == KVM_EXIT_IOREGIONFD_PENDING,
+		    "KVM_RUN returned %d, errno %d, exit reason %u; expected EINTR and KVM_EXIT_IOREGIONFD_PENDING",
 		    ret, errno, w->vcpu->run->exit_reason);
+	w->nr_pending += check_eintr_exit(w->vcpu);
 	w->nr_eintr++;
 	WRITE_ONCE(w->done, true);
 	return NULL;
@@ -1997,8 +2512,8 @@ static void *run_once_thread(void *arg)
 
 /*
  * A vCPU leaves KVM_RUN on a signal, its access unanswered, and its VM is
- * freed.  Another VM's vCPU, which waited for the fds meanwhile, must get
- * them, and its own answer rather than the late one to the dead access.
+ * freed.  Another VM's vCPU, which waited for the sockets meanwhile, must
+ * get them, and its own answer rather than the late one to the dead access.
  */
 TEST_F_TIMEOUT(ioregionfd, teardown_abandoned, 60)
 {
@@ -2034,21 +2549,21 @@ TEST_F_TIMEOUT(ioregionfd, teardown_abandoned, 60)
 	pthread_kill(w[1].thread, SIGUSR1);
 	worker_join(&w[1]);
 
-	/* The other VM's access waits, as the dead access still holds the fds. */
+	/* The other VM's access waits, as the dead access still holds the sockets. */
 	prog_next_run(&p);
 	prog_access(&p, &r[0], 8, 8, false, 0);
 	prog_load(vcpus[0]->vm, &p);
 	worker_start(&w[0], vcpus[0]);
 	usleep(200000);
 	TEST_ASSERT(!READ_ONCE(w[0].done) && dev_nr_cmds(dev) == 1,
-		    "An access got through while another vCPU owned the fds");
+		    "An access got through while another vCPU owned the sockets");
 
 	kvm_vm_free(dead_vm);
 	sem_post(&dev->release);
 	worker_join(&w[0]);
 	check_cmds(dev, &p);
 
-	/* And the fds keep working. */
+	/* And the sockets keep working. */
 	prog_next_run(&p);
 	prog_access(&p, &r[0], 8, 4, true, ~PATTERN);
 	prog_access(&p, &r[0], 8, 8, false, 0);
@@ -2115,17 +2630,22 @@ static u64 string_val(u32 n)
 	return n == STRING_STALL ? STALE_VAL : numbered_val(n);
 }
 
-/* Join @thread, failing with @what rather than hanging the test. */
-static void join_timed(pthread_t thread, const char *what)
+/* Join @thread within @secs seconds, failing with @what rather than hanging the test. */
+static void join_within(pthread_t thread, int secs, const char *what)
 {
 	struct timespec ts;
 	int ret;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 10;
+	ts.tv_sec += secs;
 	ret = pthread_timedjoin_np(thread, NULL, &ts);
-	TEST_ASSERT(ret != ETIMEDOUT, "%s within 10 seconds", what);
+	TEST_ASSERT(ret != ETIMEDOUT, "%s within %d seconds", what, secs);
 	TEST_ASSERT(!ret, "pthread_timedjoin_np() failed");
+}
+
+static void join_timed(pthread_t thread, const char *what)
+{
+	join_within(thread, 10, what);
 }
 
 static void *memslot_thread(void *arg)
@@ -2135,9 +2655,9 @@ static void *memslot_thread(void *arg)
 }
 
 /*
- * While the device holds an element of a string read, the vCPU waits in the
- * I/O bus callback, inside kvm->srcu, so a memslot update waits for it.  Both
- * must get through once the device answers.
+ * While the device holds an element of a string read, the vCPU waits for it
+ * outside kvm->srcu, as it would for userspace: a memslot update must not
+ * wait for the device.
  */
 static void add_memslot_while_stalled(struct kvm_vm *vm, struct test_dev *dev)
 {
@@ -2150,11 +2670,9 @@ static void add_memslot_while_stalled(struct kvm_vm *vm, struct test_dev *dev)
 		    "The device never got element %d of the string read: the vCPU still waits for the answer to an earlier one",
 		    STRING_STALL);
 	TEST_ASSERT(!pthread_create(&thread, NULL, memslot_thread, vm), "pthread_create() failed");
-
-	/* Let the vCPU sleep, and the memslot update wait for it. */
-	usleep(100000);
+	join_within(thread, 5,
+		    "KVM_SET_USER_MEMORY_REGION waited for the device: it did not return");
 	sem_post(&dev->release);
-	join_timed(thread, "KVM_SET_USER_MEMORY_REGION did not return after the device answered");
 }
 
 /* The guest must have got exactly the answers to string read @i, in order. */
@@ -2182,8 +2700,10 @@ static void check_string(struct kvm_vm *vm, int i)
 
 /*
  * rep ins of each size from a PIO region, which the device answers slowly.
- * KVM waits for each element inside the I/O bus callback, where only a fatal
- * signal may interrupt it: the device's answers themselves must wake it.
+ * Each element is one command, and the vCPU waits for each answer where it
+ * would wait for userspace: signals, sent all along, interrupt the waits
+ * with the element pending, and KVM_RUN goes on from that element, so that
+ * the device gets each command once and the guest each answer in place.
  */
 TEST_F_TIMEOUT(ioregionfd, string_pio_read, 60)
 {
@@ -2193,11 +2713,13 @@ TEST_F_TIMEOUT(ioregionfd, string_pio_read, 60)
 	struct test_dev *dev = &self->dev;
 	struct kvm_vm *vm = vcpu->vm;
 	struct ioregion_stats before;
+	struct timespec start;
 	struct worker w = {};
 	static struct prog p;
 	char what[64];
 	int i, n;
 
+	install_sigusr1();
 	vcpu_arch_set_entry_point(vcpu, guest_string_pio);
 	region_assign(vm, &r, dev);
 	prog_init(&p, dev);
@@ -2214,22 +2736,531 @@ TEST_F_TIMEOUT(ioregionfd, string_pio_read, 60)
 		worker_start(&w, vcpu);
 		if (!i)
 			add_memslot_while_stalled(vm, dev);
+
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		while (!READ_ONCE(w.done) && elapsed_ms(&start) < 10000) {
+			pthread_kill(w.thread, SIGUSR1);
+			usleep(STRING_DELAY_US / 4);
+		}
 		snprintf(what, sizeof(what), "The vCPU did not finish the %u-byte string read",
 			 access_sizes[i]);
 		join_timed(w.thread, what);
 		check_string(vm, i);
 	}
 
+	ksft_print_msg("%lu KVM_RUN calls returned EINTR, %lu with an element pending\n",
+		       w.nr_eintr, w.nr_pending);
+	TEST_ASSERT(w.nr_pending, "No signal interrupted the wait for an element");
 	check_cmds(dev, &p);
 	assert_stats(vcpu, &before, p.nr_cmds, 0, 0);
 }
 
+/* One KVM_RUN in a thread of its own, and how it ended. */
+struct run_once {
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	int ret;
+	int err;
+	bool done;
+};
+
+static void *run_once_fn(void *arg)
+{
+	struct run_once *r = arg;
+
+	r->ret = __vcpu_run(r->vcpu);
+	r->err = errno;
+	WRITE_ONCE(r->done, true);
+	return NULL;
+}
+
+static void run_once_start(struct run_once *r, struct kvm_vcpu *vcpu)
+{
+	*r = (struct run_once) { .vcpu = vcpu };
+	TEST_ASSERT(!pthread_create(&r->thread, NULL, run_once_fn, r), "pthread_create() failed");
+}
+
+/* Send SIGUSR1 to @r's thread until KVM_RUN returns, which must be within 5 seconds. */
+static void run_once_kick(struct run_once *r)
+{
+	struct timespec start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!READ_ONCE(r->done) && elapsed_ms(&start) < 5000) {
+		pthread_kill(r->thread, SIGUSR1);
+		usleep(2000);
+	}
+	join_within(r->thread, 1, "KVM_RUN did not return on a signal");
+}
+
+/* Run @vcpu once, with signals after @delay_ms, to a KVM_RUN that returns. */
+static void run_once_kicked(struct run_once *r, struct kvm_vcpu *vcpu, u32 delay_ms)
+{
+	run_once_start(r, vcpu);
+	usleep(delay_ms * 1000);
+	run_once_kick(r);
+}
+
+/* KVM_RUN ended as @r says: EINTR, with this access of @reg pending. */
+static void assert_pending(const struct run_once *r, const struct region *reg, u64 offset,
+			   u8 size, bool write, u64 val)
+{
+	u32 flags = (write ? KVM_IOREGIONFD_FAILURE_WRITE : 0) |
+		    (region_pio(reg) ? KVM_IOREGIONFD_FAILURE_PIO : 0);
+	struct kvm_run *run = r->vcpu->run;
+	char buf[256];
+
+	val = write ? val & ioregion_size_mask(size) : 0;
+	TEST_ASSERT(r->ret == -1 && r->err == EINTR &&
+		    run->exit_reason == KVM_EXIT_IOREGIONFD_PENDING &&
+		    run->ioregionfd.addr == reg->base + offset && run->ioregionfd.len == size &&
+		    run->ioregionfd.flags == flags && (!write || run->ioregionfd.data == val) &&
+		    run->ioregionfd.user_data == USER_DATA(reg->idx) &&
+		    run->ioregionfd.error == EINTR,
+		    "Expected EINTR and KVM_EXIT_IOREGIONFD_PENDING (addr 0x%lx, len %u, flags 0x%x, data 0x%lx, error %u, user_data 0x%llx), KVM_RUN returned %d, errno %d, %s",
+		    reg->base + offset, size, flags, val, EINTR, USER_DATA(reg->idx), r->ret,
+		    r->ret ? r->err : 0, describe_exit(r->vcpu, buf, sizeof(buf)));
+}
+
+static void wait_stalled(struct test_dev *dev, const char *what)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	TEST_ASSERT(!sem_timedwait(&dev->stalled, &ts), "%s never reached the device", what);
+}
+
+static void assert_nr_cmds(struct test_dev *dev, u32 want, const char *when)
+{
+	u32 nr = dev_nr_cmds(dev);
+
+	TEST_ASSERT(nr == want, "%s: the device got %u commands, expected %u", when, nr, want);
+}
+
+/*
+ * The device answers each access with one byte, then the rest only when the
+ * host lets it.  A signal meanwhile makes KVM_RUN return EINTR with
+ * KVM_EXIT_IOREGIONFD_PENDING describing the access, as often as it comes;
+ * once the device answers, the next KVM_RUN finishes the access, with the
+ * byte already received, and sends no command twice.
+ */
+TEST_F_TIMEOUT(ioregionfd, signal_pending, 120)
+{
+	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	const struct region pio = { .base = PIO_BASE, .size = REGION_SIZE, .idx = 1,
+				    .flags = KVM_IOREGION_PIO };
+	static const struct {
+		bool pio;
+		u64 offset;
+		u8 size;
+		bool write;
+	} ops[] = {
+		{ false, 8, 8, false },
+		{ false, 0x14, 4, true },
+		{ true, 6, 2, false },
+		{ true, 0x10, 4, true },
+		{ false, 0x14, 4, false },
+	};
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	static struct prog p;
+	struct run_once r;
+	char what[64];
+	int i, n;
+
+	install_sigusr1();
+	region_assign(vcpu->vm, &mmio, dev);
+	region_assign(vcpu->vm, &pio, dev);
+	dev->regs[0].regs[1] = PATTERN;
+	dev->regs[1].regs[0] = ~PATTERN;
+	prog_init(&p, dev);
+	for (i = 0; i < ARRAY_SIZE(ops); i++)
+		prog_access(&p, ops[i].pio ? &pio : &mmio, ops[i].offset, ops[i].size,
+			    ops[i].write, pattern(i));
+	prog_load(vcpu->vm, &p);
+	dev->fault_all = true;
+	dev_start(dev, DEV_PARTIAL, 0);
+
+	for (i = 0; i < ARRAY_SIZE(ops); i++) {
+		const struct region *reg = ops[i].pio ? &pio : &mmio;
+
+		/* This KVM_RUN finishes access i - 1 and starts access i. */
+		run_once_start(&r, vcpu);
+		snprintf(what, sizeof(what), "Access %d", i);
+		wait_stalled(dev, what);
+		usleep(20000);
+		run_once_kick(&r);
+		assert_pending(&r, reg, ops[i].offset, ops[i].size, ops[i].write, pattern(i));
+		assert_nr_cmds(dev, i + 1, what);
+
+		/* Again and again, while the device still holds the rest. */
+		for (n = 0; n < 3; n++) {
+			run_once_kicked(&r, vcpu, 20);
+			assert_pending(&r, reg, ops[i].offset, ops[i].size, ops[i].write,
+				       pattern(i));
+		}
+		assert_nr_cmds(dev, i + 1, what);
+		sem_post(&dev->release);
+	}
+
+	run_vcpu(vcpu);
+	expect_sync(vcpu);
+	check_cmds(dev, &p);
+}
+
+/*
+ * To save vCPU state, userspace drains a pending access with immediate_exit:
+ * KVM_RUN waits for the device, signals still interrupt it, and once the
+ * access is done it returns EINTR without entering the guest and without
+ * KVM_EXIT_IOREGIONFD_PENDING.
+ */
+TEST_F(ioregionfd, drain_immediate_exit)
+{
+	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct kvm_run *run = vcpu->run;
+	struct test_dev *dev = &self->dev;
+	struct kvm_regs regs;
+	static struct prog p;
+	struct run_once r;
+	int i;
+
+	install_sigusr1();
+	region_assign(vcpu->vm, &mmio, dev);
+	dev->regs[0].regs[1] = PATTERN;
+	prog_init(&p, dev);
+	prog_access(&p, &mmio, 8, 8, false, 0);
+	prog_access(&p, &mmio, 0x10, 8, true, ~PATTERN);
+	prog_load(vcpu->vm, &p);
+	dev_start(dev, DEV_PARTIAL, 0);
+
+	run_once_start(&r, vcpu);
+	wait_stalled(dev, "The read");
+	run_once_kick(&r);
+	assert_pending(&r, &mmio, 8, 8, false, 0);
+
+	/* The device still holds the answer: only a signal ends the drain. */
+	run->immediate_exit = 1;
+	run_once_kicked(&r, vcpu, 100);
+	assert_pending(&r, &mmio, 8, 8, false, 0);
+
+	/* With the answer in, the drain ends by itself, and the guest stays out. */
+	sem_post(&dev->release);
+	for (i = 0; i < 2; i++) {
+		run_once_start(&r, vcpu);
+		join_within(r.thread, 5, "KVM_RUN with immediate_exit did not return");
+		TEST_ASSERT(r.ret == -1 && r.err == EINTR &&
+			    run->exit_reason != KVM_EXIT_IOREGIONFD_PENDING,
+			    "Drain %d: KVM_RUN with immediate_exit returned %d, errno %d, exit reason %u; expected EINTR and no access pending",
+			    i, r.ret, r.ret ? r.err : 0, run->exit_reason);
+		assert_nr_cmds(dev, 1, "After the drain");
+	}
+	vcpu_regs_get(vcpu, &regs);
+
+	run->immediate_exit = 0;
+	run_vcpu(vcpu);
+	expect_sync(vcpu);
+	check_cmds(dev, &p);
+}
+
+/* What a thread that makes VM ioctls while a vCPU waits works on. */
+struct vm_ioctl_args {
+	struct kvm_vm *vm;
+	struct test_dev *dev;
+	const struct region *region;
+};
+
+static void *vm_ioctls_thread(void *arg)
+{
+	struct vm_ioctl_args *a = arg;
+	struct kvm_vm *vm = a->vm;
+	struct test_dev *dev = a->dev;
+	const struct region other = { .base = MMIO_GPA + 2 * PAGE_SIZE, .size = REGION_SIZE,
+				      .idx = 1 };
+	int efd = eventfd(0, EFD_NONBLOCK);
+
+	TEST_ASSERT(efd >= 0, "eventfd() failed");
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, MEMSLOT_GPA, MEMSLOT_SLOT, 1, 0);
+	vm_ioeventfd_match(vm, MMIO_GPA + 0x40, 4, efd, 0, 0);
+	vm_ioeventfd_match(vm, MMIO_GPA + 0x40, 4, efd, KVM_IOEVENTFD_FLAG_DEASSIGN, 0);
+	region_assign(vm, &other, dev);
+	region_deassign(vm, &other);
+	close(efd);
+	return NULL;
+}
+
+/*
+ * While the device holds an access, KVM_SET_USER_MEMORY_REGION, KVM_IOEVENTFD
+ * and KVM_SET_IOREGION on the VM return without waiting for it, both while
+ * the vCPU waits in KVM_RUN and while it is out with the access pending.
+ */
+TEST_F(ioregionfd, vm_ioctls_while_stalled)
+{
+	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct test_dev *dev = &self->dev;
+	struct vm_ioctl_args args = { .vm = vcpu->vm, .dev = dev };
+	static struct prog p;
+	struct run_once r;
+	pthread_t thread;
+
+	install_sigusr1();
+	region_assign(vcpu->vm, &mmio, dev);
+	prog_init(&p, dev);
+	prog_add_cmd(&p, &mmio, 8, 8, false, 0);
+	prog_add_op(&p, false, MMIO_GPA + 8, 8, false, STALE_VAL);
+	prog_load(vcpu->vm, &p);
+	dev_start(dev, DEV_STALL, 0);
+
+	run_once_start(&r, vcpu);
+	wait_stalled(dev, "The read");
+	usleep(20000);
+	TEST_ASSERT(!pthread_create(&thread, NULL, vm_ioctls_thread, &args),
+		    "pthread_create() failed");
+	join_within(thread, 5,
+		    "VM ioctls waited for the device while the vCPU did: they did not return");
+	TEST_ASSERT(!READ_ONCE(r.done), "The vCPU left KVM_RUN without the device's answer");
+
+	/* The same with the vCPU out of KVM_RUN, the access pending. */
+	run_once_kick(&r);
+	assert_pending(&r, &mmio, 8, 8, false, 0);
+	vm_mem_region_delete(vcpu->vm, MEMSLOT_SLOT);
+	TEST_ASSERT(!pthread_create(&thread, NULL, vm_ioctls_thread, &args),
+		    "pthread_create() failed");
+	join_within(thread, 5, "VM ioctls waited for the device: they did not return");
+
+	sem_post(&dev->release);
+	run_vcpu(vcpu);
+	expect_sync(vcpu);
+	check_cmds(dev, &p);
+}
+
+static void *deassign_thread(void *arg)
+{
+	struct vm_ioctl_args *a = arg;
+
+	region_deassign(a->vm, a->region);
+	return NULL;
+}
+
+/* Run @vcpu, kicked with signals, until KVM_RUN returns with an access pending. */
+static void run_until_pending(struct run_once *r, struct kvm_vcpu *vcpu)
+{
+	struct timespec start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		run_once_kicked(r, vcpu, 100);
+	} while (r->ret == -1 && r->err == EINTR && vcpu->run->exit_reason == KVM_EXIT_INTR &&
+		 elapsed_ms(&start) < 10000);
+}
+
+/*
+ * Two VMs share the sockets: VM A's access holds them, and VM B's access to
+ * its own region waits to claim them, in KVM_RUN or, if @interrupt, out of it
+ * on a signal with the access pending.  VM B's region is deassigned
+ * meanwhile: its access, which sent no command, goes to userspace as
+ * KVM_EXIT_MMIO, and the device never gets a command for that region.
+ */
+static void deassign_waiting(struct kvm_vcpu *vcpu_a, struct test_dev *dev, bool interrupt)
+{
+	const struct region ra = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
+	const struct region rb = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 1 };
+	struct vm_ioctl_args args = { .dev = dev, .region = &rb };
+	struct worker wa = {};
+	struct kvm_vcpu *vcpu_b;
+	static struct prog pa, pb;
+	struct kvm_vm *vm_b;
+	struct run_once r;
+	pthread_t thread;
+	int first = 0;
+
+	install_sigusr1();
+	vm_b = vm_create_with_one_vcpu(&vcpu_b, guest_code);
+	virt_map(vm_b, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+	region_assign(vcpu_a->vm, &ra, dev);
+	region_assign(vm_b, &rb, dev);
+
+	prog_init(&pa, dev);
+	prog_add_cmd(&pa, &ra, 8, 8, false, 0);
+	prog_add_op(&pa, false, MMIO_GPA + 8, 8, false, STALE_VAL);
+	prog_load(vcpu_a->vm, &pa);
+	prog_init(&pb, dev);
+	prog_exit(&pb, false, MMIO_GPA + 8, 8, false, ~PATTERN);
+	prog_exit(&pb, false, MMIO_GPA + 0x10, 4, true, PATTERN);
+	prog_load(vm_b, &pb);
+	dev_start(dev, DEV_STALL, 0);
+
+	worker_start(&wa, vcpu_a);
+	wait_stalled(dev, "VM A's read");
+
+	if (interrupt) {
+		run_until_pending(&r, vcpu_b);
+		assert_pending(&r, &rb, 8, 8, false, 0);
+	} else {
+		run_once_start(&r, vcpu_b);
+		usleep(500000);
+		TEST_ASSERT(!READ_ONCE(r.done), "VM B's vCPU left KVM_RUN while it should wait");
+	}
+	assert_nr_cmds(dev, 1, "With VM A's read held");
+
+	args.vm = vm_b;
+	TEST_ASSERT(!pthread_create(&thread, NULL, deassign_thread, &args),
+		    "pthread_create() failed");
+	join_within(thread, 5, "KVM_SET_IOREGION(DEASSIGN) did not return with the device stalled");
+
+	sem_post(&dev->release);
+	join_timed(wa.thread, "VM A's vCPU did not finish its read");
+
+	if (!interrupt) {
+		/* VM B's KVM_RUN returns with the read as an ordinary exit. */
+		join_within(r.thread, 10, "VM B's vCPU did not leave KVM_RUN");
+		TEST_ASSERT(!r.ret, "VM B's KVM_RUN returned %d, errno %d", r.ret, r.err);
+		check_exit(vcpu_b, &pb.exits[0]);
+		first = 1;
+	}
+	run_loaded(vcpu_b, &pb, first);
+	check_cmds(dev, &pa);
+	kvm_vm_free(vm_b);
+}
+
+TEST_F_TIMEOUT(ioregionfd, deassign_waiting, 60)
+{
+	deassign_waiting(self->vcpu, &self->dev, false);
+}
+
+TEST_F_TIMEOUT(ioregionfd, deassign_interrupted, 60)
+{
+	deassign_waiting(self->vcpu, &self->dev, true);
+}
+
+/*
+ * Posted writes to a device that reads nothing, with the smallest send
+ * buffer, soon fill KVM's socket, and the vCPU waits to send the next one.
+ * Make it so for @vm's region @r, and load the writes.
+ */
+static void fill_socket_prog(struct kvm_vm *vm, const struct region *r, struct test_dev *dev,
+			     struct prog *p)
+{
+	int sndbuf = 0, i;
+
+	TEST_ASSERT(!setsockopt(dev->kvm_wfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)),
+		    "setsockopt(SO_SNDBUF) failed, errno = %d", errno);
+	region_assign(vm, r, dev);
+	prog_init(p, dev);
+	for (i = 0; i < MAX_OPS; i++)
+		prog_access(p, r, 8 * (i % (IOREGION_REGFILE_NR_REGS - 1)), 8, true, pattern(i));
+	prog_load(vm, p);
+}
+
+static int queued_cmds(struct test_dev *dev)
+{
+	int queued;
+
+	TEST_ASSERT(!ioctl(dev->rfd, FIONREAD, &queued), "FIONREAD failed, errno = %d", errno);
+	TEST_ASSERT(queued % sizeof(struct ioregionfd_cmd) == 0,
+		    "%d bytes queued for the device: a torn command", queued);
+	return queued / sizeof(struct ioregionfd_cmd);
+}
+
+/*
+ * A vCPU waits to send a command into a full socket: a signal makes KVM_RUN
+ * return EINTR with the write pending and unsent, and once the device reads,
+ * every write arrives, in order and once.
+ */
+TEST_F_TIMEOUT(ioregionfd, blocked_send, 60)
+{
+	const struct region r = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0,
+				  .flags = KVM_IOREGION_POSTED_WRITES };
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct kvm_run *run = vcpu->run;
+	struct test_dev *dev = &self->dev;
+	static struct prog p;
+	struct run_once ro;
+	int n, i;
+	u64 addr;
+
+	install_sigusr1();
+	fill_socket_prog(vcpu->vm, &r, dev, &p);
+
+	run_once_start(&ro, vcpu);
+	usleep(300000);
+	TEST_ASSERT(!READ_ONCE(ro.done),
+		    "The vCPU did not wait for room in the socket (%d commands queued)",
+		    queued_cmds(dev));
+	n = queued_cmds(dev);
+	TEST_ASSERT(n > 0 && n < MAX_OPS, "%d commands queued for the device, expected 1 to %d",
+		    n, MAX_OPS - 1);
+
+	for (i = 0; i < 3; i++) {
+		if (i)
+			run_once_kicked(&ro, vcpu, 50);
+		else
+			run_once_kick(&ro);
+		addr = r.base + p.cmds[n].cmd.offset;
+		assert_pending(&ro, &r, addr - r.base, 8, true, p.cmds[n].cmd.data);
+		TEST_ASSERT(queued_cmds(dev) == n, "A command went out while the vCPU was away");
+	}
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_IOREGIONFD_PENDING, "Test bug");
+
+	dev_start(dev, DEV_SERVE, 0);
+	run_vcpu(vcpu);
+	expect_sync(vcpu);
+	check_cmds(dev, &p);
+}
+
+/* The same vCPU, waiting to send, dies promptly on SIGKILL. */
+TEST_F(ioregionfd, teardown_killed_sending)
+{
+	const struct region r = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0,
+				  .flags = KVM_IOREGION_POSTED_WRITES };
+	struct test_dev *dev = &self->dev;
+	struct timespec start;
+	static struct prog p;
+	int status, ret;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork() failed, errno = %d", errno);
+	if (!pid) {
+		struct kvm_vcpu *vcpu;
+		struct kvm_vm *vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+
+		virt_map(vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+		fill_socket_prog(vm, &r, dev, &p);
+		vcpu_run(vcpu);
+		_exit(1);
+	}
+
+	/* Wait for the queue to stop growing: the vCPU waits for room. */
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		ret = queued_cmds(dev);
+		usleep(200000);
+	} while ((!ret || queued_cmds(dev) != ret) && elapsed_ms(&start) < 10000);
+	TEST_ASSERT(!waitpid(pid, &status, WNOHANG), "The child exited while it should wait");
+	TEST_ASSERT(!kill(pid, SIGKILL), "kill() failed, errno = %d", errno);
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!(ret = waitpid(pid, &status, WNOHANG)) && elapsed_ms(&start) < 10000)
+		usleep(1000);
+	TEST_ASSERT(ret == pid, "The child did not die within 10 seconds of SIGKILL");
+	TEST_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		    "The child ended with status 0x%x instead of SIGKILL", status);
+}
+
 int main(int argc, char *argv[])
 {
+	struct sigaction sa = { .sa_handler = sigpipe_handler };
+
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_IOREGIONFD));
 
-	/* A device that closed its end must not kill the VMM. */
-	signal(SIGPIPE, SIG_IGN);
+	/* KVM sends with MSG_NOSIGNAL: count any SIGPIPE, which is a failure. */
+	sigemptyset(&sa.sa_mask);
+	TEST_ASSERT(!sigaction(SIGPIPE, &sa, NULL), "sigaction() failed, errno = %d", errno);
 
 	return test_harness_run(argc, argv);
 }

@@ -27,7 +27,10 @@ static inline u64 ioregion_size_mask(u8 size)
  */
 int ioregion_device_recv_cmd(int fd, struct ioregionfd_cmd *cmd);
 
-/* Write a response carrying @data, with zero pad, to @fd; 0 or -errno. */
+/*
+ * Write a response carrying @data, with zero pad, to @fd; 0 or -errno, and
+ * -EPIPE rather than SIGPIPE if @fd is a socket whose peer is gone.
+ */
 int ioregion_device_send_resp(int fd, u64 data);
 
 /*
@@ -41,8 +44,8 @@ typedef u64 (*ioregion_device_handler_t)(void *opaque, const struct ioregionfd_c
  * that ask for a response, until @cmd_fd reaches end of file.  Posted
  * writes that queue up while the device is busy are taken with one read.
  * Return 0 at end of file, or the negative errno that stopped the loop.
- * Writing to a pipe or socket whose peer is gone raises SIGPIPE: callers
- * should ignore it.
+ * Responses go out with MSG_NOSIGNAL: a peer that is gone gives -EPIPE,
+ * not SIGPIPE.
  */
 int ioregion_device_serve(int cmd_fd, int resp_fd, ioregion_device_handler_t handler,
 			  void *opaque);

@@ -7,11 +7,20 @@
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "ioregion_device.h"
 
 /* Commands that ioregion_device_serve() takes with one read. */
 #define IOREGION_DEVICE_BATCH	64
+
+/* Write to a socket without SIGPIPE, or to another file as usual. */
+static ssize_t ioregion_device_write(int fd, const void *buf, size_t len)
+{
+	ssize_t ret = send(fd, buf, len, MSG_NOSIGNAL);
+
+	return ret < 0 && errno == ENOTSOCK ? write(fd, buf, len) : ret;
+}
 
 /*
  * Move at least one byte and at most @len, across signals and a nonblocking
@@ -23,7 +32,7 @@ static ssize_t ioregion_device_io(int fd, void *buf, size_t len, bool out)
 	ssize_t ret;
 
 	for (;;) {
-		ret = out ? write(fd, buf, len) : read(fd, buf, len);
+		ret = out ? ioregion_device_write(fd, buf, len) : read(fd, buf, len);
 		if (ret >= 0)
 			return ret;
 		if (errno == EINTR)
