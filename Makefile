@@ -12,7 +12,7 @@
 #   make clean        remove build/ (ccache stays in ~/.cache/ccache)
 
 # The one place that names the base.  Another 6.12.y works with a warning.
-BASE_VERSION := 6.12.117
+BASE_VERSION := 6.12.118
 BASE_TARBALL ?= /usr/src/linux-source-6.12.tar.xz
 
 B := $(CURDIR)/build
