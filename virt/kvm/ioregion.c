@@ -682,6 +682,9 @@ int kvm_ioregion_serve(struct kvm_vcpu *vcpu, void *pio_data)
 	struct kvm_vcpu_ioregion *ctx = &vcpu->ioregion;
 	int ret;
 
+	RCU_LOCKDEP_WARN(srcu_read_lock_held(&vcpu->kvm->srcu),
+			 "ioregionfd: a device is waited for inside kvm->srcu");
+
 	switch (ctx->state) {
 	case IOREGION_IDLE:
 		if (!ioregion_begin(vcpu))
