@@ -4,17 +4,24 @@
  * flags and fds of every kind, drawn from a seeded PRNG.  A model tracks
  * what must be registered.  It predicts the errno of every call from the
  * tables in Documentation/virt/kvm/api.rst, and guest writes check that KVM
- * routes them as the model says: to eventfds, to an ioregion's fds, or to
- * userspace.
+ * routes them as the model says: to eventfds, to an ioregion's device, or to
+ * userspace.  An ioeventfd may lie inside an ioregion and takes the writes
+ * it matches; every other write whose first byte lies in a region goes to
+ * that region's device, which is served over AF_UNIX stream sockets only.
+ * A thread of the test is the device: it records the commands and answers
+ * those that want a response when they come, never before, since KVM takes
+ * data that nobody asked for as a protocol error.
  *
  * Each of the three tests makes 40000 calls by default.  KVM_FUZZ_SEED
  * replays a run.  KVM_FUZZ_CALLS sets the calls per test; a failure names
  * its call, so setting it to that number stops right there.
  * KVM_FUZZ_TRACE=1 logs every call.  KVM_FUZZ_ANYWHERE=1 drops the layout
- * rules below that keep the I/O buses sortable.
+ * rule below that keeps the I/O buses sortable.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +31,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <linux/ioregion.h>
 #include <linux/sizes.h>
@@ -50,8 +58,8 @@
  * kvm_io_bus_cmp() is no ordering for ranges that partly overlap, nor for a
  * zero-length range where another range ends: a bus holding such a pair is
  * misordered and its lookups miss devices.  So by default ioeventfds start
- * at slot starts, which are further apart than any access is long, and only
- * zero-length ioregions may start at a slot start and no ioregion ends at one.
+ * at slot starts, which are further apart than any access is long.
+ * ioregions are not devices on the bus, so they go anywhere.
  */
 #define SLOT_SIZE		16
 #define NR_SLOTS		4
@@ -112,14 +120,26 @@ enum {
 	FD_EFD2,
 	/* FD_EFD0 under another number: the same eventfd to KVM. */
 	FD_EFD0_DUP,
-	/* Ends of the pipes P and Q, and of a stream socketpair. */
+	/*
+	 * Ends of three AF_UNIX stream socketpairs.  KVM gets the [0] ends
+	 * only, the device thread keeps the [1] ends: with both ends of a pair,
+	 * KVM would read its own commands, which api.rst rules out.  One end
+	 * as read_fd and write_fd makes the layout of one socket for both
+	 * directions, two ends the split layout of one socket per direction.
+	 */
 	FD_P0,
 	FD_P1,
 	FD_Q0,
 	FD_Q1,
 	FD_S0,
 	FD_S1,
+	/* What KVM_SET_IOREGION refuses: a pipe, and sockets of other kinds. */
+	FD_PIPE0,
+	FD_PIPE1,
 	FD_DGRAM,
+	FD_SEQPACKET,
+	FD_UNCONNECTED,
+	FD_LISTENING,
 	FD_OPATH,
 	FD_CLOSED,
 	FD_NONE,
@@ -128,8 +148,17 @@ enum {
 
 #define NR_EFDS			3
 
-/* Byte streams between KVM and the test; Q_S0 is what FD_S0 receives. */
-enum { Q_P, Q_Q, Q_S0, Q_S1, NR_QUEUES };
+/*
+ * Byte streams between KVM and the test; Q_S0 is what FD_S0 receives.  The
+ * device thread takes commands from Q_P1, Q_Q1 and Q_S1, and KVM responses
+ * from Q_P0, Q_Q0 and Q_S0.
+ */
+enum { Q_P0, Q_P1, Q_Q0, Q_Q1, Q_S0, Q_S1, NR_QUEUES };
+
+static const int cmd_queues[] = { Q_P1, Q_Q1, Q_S1 };
+static const int resp_queues[] = { Q_P0, Q_Q0, Q_S0 };
+
+#define NR_CMD_QUEUES		ARRAY_SIZE(cmd_queues)
 
 /* What KVM finds behind each kind of fd. */
 struct fz_fd_info {
@@ -138,9 +167,10 @@ struct fz_fd_info {
 	int efd;
 	/* fget() finds no file. */
 	bool bad;
-	bool rd;
-	bool wr;
-	/* A pipe or a SOCK_STREAM socket. */
+	/*
+	 * A connected AF_UNIX SOCK_STREAM socket, the only kind of fd that
+	 * KVM_SET_IOREGION takes, for reading and for writing alike.
+	 */
 	bool stream;
 	/* The queue that a read takes from and a write adds to, or -1. */
 	int rq;
@@ -148,26 +178,31 @@ struct fz_fd_info {
 };
 
 static const struct fz_fd_info fd_info[NR_FDS] = {
-	/*                 name             efd  bad     rd      wr      stream  rq     wq */
-	[FD_EFD0]     = { "eventfd0",       0,   false,  true,   true,   false,  -1,    -1 },
-	[FD_EFD1]     = { "eventfd1",       1,   false,  true,   true,   false,  -1,    -1 },
-	[FD_EFD2]     = { "eventfd2",       2,   false,  true,   true,   false,  -1,    -1 },
-	[FD_EFD0_DUP] = { "dup(eventfd0)",  0,   false,  true,   true,   false,  -1,    -1 },
-	[FD_P0]       = { "P[0]",           -1,  false,  true,   false,  true,   Q_P,   -1 },
-	[FD_P1]       = { "P[1]",           -1,  false,  false,  true,   true,   -1,    Q_P },
-	[FD_Q0]       = { "Q[0]",           -1,  false,  true,   false,  true,   Q_Q,   -1 },
-	[FD_Q1]       = { "Q[1]",           -1,  false,  false,  true,   true,   -1,    Q_Q },
-	[FD_S0]       = { "S[0]",           -1,  false,  true,   true,   true,   Q_S0,  Q_S1 },
-	[FD_S1]       = { "S[1]",           -1,  false,  true,   true,   true,   Q_S1,  Q_S0 },
-	[FD_DGRAM]    = { "SOCK_DGRAM",     -1,  false,  true,   true,   false,  -1,    -1 },
-	[FD_OPATH]    = { "O_PATH",         -1,  true,   false,  false,  false,  -1,    -1 },
-	[FD_CLOSED]   = { "closed",         -1,  true,   false,  false,  false,  -1,    -1 },
-	[FD_NONE]     = { "-1",             -1,  true,   false,  false,  false,  -1,    -1 },
+	/*                   name             efd  bad     stream  rq     wq */
+	[FD_EFD0]       = { "eventfd0",       0,   false,  false,  -1,    -1 },
+	[FD_EFD1]       = { "eventfd1",       1,   false,  false,  -1,    -1 },
+	[FD_EFD2]       = { "eventfd2",       2,   false,  false,  -1,    -1 },
+	[FD_EFD0_DUP]   = { "dup(eventfd0)",  0,   false,  false,  -1,    -1 },
+	[FD_P0]         = { "P[0]",           -1,  false,  true,   Q_P0,  Q_P1 },
+	[FD_P1]         = { "P[1]",           -1,  false,  true,   Q_P1,  Q_P0 },
+	[FD_Q0]         = { "Q[0]",           -1,  false,  true,   Q_Q0,  Q_Q1 },
+	[FD_Q1]         = { "Q[1]",           -1,  false,  true,   Q_Q1,  Q_Q0 },
+	[FD_S0]         = { "S[0]",           -1,  false,  true,   Q_S0,  Q_S1 },
+	[FD_S1]         = { "S[1]",           -1,  false,  true,   Q_S1,  Q_S0 },
+	[FD_PIPE0]      = { "pipe[0]",        -1,  false,  false,  -1,    -1 },
+	[FD_PIPE1]      = { "pipe[1]",        -1,  false,  false,  -1,    -1 },
+	[FD_DGRAM]      = { "SOCK_DGRAM",     -1,  false,  false,  -1,    -1 },
+	[FD_SEQPACKET]  = { "SOCK_SEQPACKET", -1,  false,  false,  -1,    -1 },
+	[FD_UNCONNECTED] = { "unconnected",   -1,  false,  false,  -1,    -1 },
+	[FD_LISTENING]  = { "listening",      -1,  false,  false,  -1,    -1 },
+	[FD_OPATH]      = { "O_PATH",         -1,  true,   false,  -1,    -1 },
+	[FD_CLOSED]     = { "closed",         -1,  true,   false,  -1,    -1 },
+	[FD_NONE]       = { "-1",             -1,  true,   false,  -1,    -1 },
 };
 
-/* The ends the test uses to fill and to drain each queue. */
-static const int queue_fill[NR_QUEUES] = { FD_P1, FD_Q1, FD_S1, FD_S0 };
-static const int queue_drain[NR_QUEUES] = { FD_P0, FD_Q0, FD_S0, FD_S1 };
+/* The ends the test uses to fill and to drain each queue: the peer and the end itself. */
+static const int queue_fill[NR_QUEUES] = { FD_P1, FD_P0, FD_Q1, FD_Q0, FD_S1, FD_S0 };
+static const int queue_drain[NR_QUEUES] = { FD_P0, FD_P1, FD_Q0, FD_Q1, FD_S0, FD_S1 };
 
 enum fz_bus { BUS_MMIO, BUS_PIO, BUS_CCW };
 
@@ -199,10 +234,13 @@ struct fz_expect {
 	const char *why;
 };
 
+/*
+ * A command as KVM must send it.  A write to a zero-length region, which
+ * used to come from the fast MMIO bus without a size, now comes from the
+ * exit path like any other: with its size and data.
+ */
 struct fz_cmd {
 	struct ioregionfd_cmd cmd;
-	/* From a zero-length MMIO region, which may send no size or data. */
-	bool zero_len;
 };
 
 /* Guest writes for one KVM_RUN and what the model says they must do. */
@@ -214,6 +252,41 @@ struct fz_batch {
 	struct fz_cmd cmds[NR_QUEUES][MAX_BATCH];
 	u32 nr_cmds[NR_QUEUES];
 	u32 nr_resps[NR_QUEUES];
+};
+
+/* Where the device answers a command, by the user_data of its region. */
+struct fz_route {
+	u64 user_data;
+	u8 rq;
+};
+
+/*
+ * The device thread.  The test arms it with the routes of the regions
+ * before a KVM_RUN and syncs with it after, and reads what it recorded
+ * only then; the lock orders all of that.
+ */
+struct fz_device {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* An eventfd that asks the thread to sync, or to stop. */
+	int kick;
+	u32 syncs;
+	u32 synced;
+	bool stop;
+	const int *fds;
+	struct fz_route routes[MAX_REGIONS];
+	u32 nr_routes;
+	/* A command coming in, and its bytes so far. */
+	struct ioregionfd_cmd partial[NR_QUEUES];
+	u32 partial_len[NR_QUEUES];
+	/* The commands taken, one more than a batch can need, and how many. */
+	struct ioregionfd_cmd cmds[NR_QUEUES][MAX_BATCH + 1];
+	u32 nr_cmds[NR_QUEUES];
+	/* Responses sent, by the queue they went to, and failed sends. */
+	u32 nr_resps[NR_QUEUES];
+	u32 unrouted;
+	int send_errno;
 };
 
 enum { IOC_IOEVENTFD, IOC_IOREGION, NR_IOCS };
@@ -260,6 +333,7 @@ struct fuzz {
 	struct fz_region regions[MAX_REGIONS];
 	u32 nr_regions;
 	struct fz_batch batch;
+	struct fz_device dev;
 	struct fz_mismatch mismatches[MAX_MISMATCHES];
 	u32 nr_mismatches;
 	struct fz_stats stats;
@@ -313,14 +387,6 @@ static u64 fz_window_addr(struct fuzz *fz, bool pio)
 	return bus_base(pio) - MARGIN + fz_below(fz, WINDOW + 2 * MARGIN);
 }
 
-static bool is_slot_start(enum fz_bus bus, u64 addr)
-{
-	u64 base = bus_base(bus == BUS_PIO);
-
-	return bus != BUS_CCW && addr >= base && addr < base + WINDOW &&
-	       !((addr - base) % SLOT_SIZE);
-}
-
 /* Whether the guest can write @len bytes at @addr. */
 static bool fz_writable(bool pio, u64 addr, u32 len)
 {
@@ -342,17 +408,31 @@ static bool ranges_overlap(u64 a, u64 a_len, u64 b, u64 b_len)
 	return a <= range_last(b, b_len) && b <= range_last(a, a_len);
 }
 
+/* An AF_UNIX stream socket bound to an abstract address and listening. */
+static int fz_listening_socket(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	/* An address of just the family autobinds to a free abstract name. */
+	TEST_ASSERT(fd >= 0 && !bind(fd, (struct sockaddr *)&addr, sizeof(sa_family_t)) &&
+		    !listen(fd, 1), "Failed to create a listening socket, errno %d", errno);
+	return fd;
+}
+
 static void fz_open_fds(struct fuzz *fz)
 {
-	int p[2], q[2], s[2], d[2], i;
+	const int stream = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
+	int p[2], q[2], s[2], pipe_fds[2], d[2], sp[2], i;
 
 	for (i = 0; i < NR_EFDS; i++)
 		fz->fds[FD_EFD0 + i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	fz->fds[FD_EFD0_DUP] = fcntl(fz->fds[FD_EFD0], F_DUPFD_CLOEXEC, 0);
 
-	TEST_ASSERT(!pipe2(p, O_NONBLOCK | O_CLOEXEC) && !pipe2(q, O_NONBLOCK | O_CLOEXEC) &&
-		    !socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s) &&
-		    !socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, d),
+	TEST_ASSERT(!socketpair(AF_UNIX, stream, 0, p) && !socketpair(AF_UNIX, stream, 0, q) &&
+		    !socketpair(AF_UNIX, stream, 0, s) && !pipe2(pipe_fds, O_CLOEXEC) &&
+		    !socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, d) &&
+		    !socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp),
 		    "Failed to create pipes and sockets, errno %d", errno);
 	fz->fds[FD_P0] = p[0];
 	fz->fds[FD_P1] = p[1];
@@ -360,8 +440,14 @@ static void fz_open_fds(struct fuzz *fz)
 	fz->fds[FD_Q1] = q[1];
 	fz->fds[FD_S0] = s[0];
 	fz->fds[FD_S1] = s[1];
+	fz->fds[FD_PIPE0] = pipe_fds[0];
+	fz->fds[FD_PIPE1] = pipe_fds[1];
 	fz->fds[FD_DGRAM] = d[0];
 	close(d[1]);
+	fz->fds[FD_SEQPACKET] = sp[0];
+	close(sp[1]);
+	fz->fds[FD_UNCONNECTED] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fz->fds[FD_LISTENING] = fz_listening_socket();
 	fz->fds[FD_OPATH] = open("/", O_PATH | O_CLOEXEC);
 
 	fz->fds[FD_CLOSED] = fcntl(fz->fds[FD_EFD0], F_DUPFD_CLOEXEC, CLOSED_FD_MIN);
@@ -471,17 +557,29 @@ static bool region_overlaps(struct fuzz *fz, enum fz_bus bus, u64 addr, u64 len)
 	return false;
 }
 
-static bool item_overlaps(struct fuzz *fz, enum fz_bus bus, u64 addr, u64 len)
+/* The in-kernel devices of the VM's irqchip; the fuzz VM has no PIT. */
+static const struct {
+	enum fz_bus bus;
+	u64 addr;
+	u64 len;
+	const char *name;
+} kernel_devs[] = {
+	{ BUS_PIO, 0x20, 2, "the master PIC" },
+	{ BUS_PIO, 0xa0, 2, "the slave PIC" },
+	{ BUS_PIO, 0x4d0, 2, "the ELCR" },
+	{ BUS_MMIO, 0xfec00000, 0x100, "the IOAPIC" },
+};
+
+/* The in-kernel device that a range overlaps, or NULL. */
+static const char *kernel_dev_overlaps(enum fz_bus bus, u64 addr, u64 len)
 {
-	const struct fz_item *item;
 	u32 i;
 
-	for (i = 0; i < fz->nr_items; i++) {
-		item = &fz->items[i];
-		if (item->bus == bus && ranges_overlap(item->addr, item->len, addr, len))
-			return true;
-	}
-	return false;
+	for (i = 0; i < ARRAY_SIZE(kernel_devs); i++)
+		if (kernel_devs[i].bus == bus &&
+		    ranges_overlap(kernel_devs[i].addr, kernel_devs[i].len, addr, len))
+			return kernel_devs[i].name;
+	return NULL;
 }
 
 static bool ioeventfd_len_valid(u32 len)
@@ -540,8 +638,9 @@ static struct fz_expect ioeventfd_expect(struct fuzz *fz, const struct kvm_ioeve
 		return (struct fz_expect){ EEXIST, "duplicate of an ioeventfd" };
 	if (item_collides(fz, &key))
 		return (struct fz_expect){ EEXIST, "zero and nonzero length at one address" };
+	/* An ioeventfd may lie inside or across an ioregion: it takes what it matches. */
 	if (key.bus != BUS_CCW && region_overlaps(fz, key.bus, key.addr, key.len))
-		return (struct fz_expect){ EEXIST, "overlaps an ioregion" };
+		return (struct fz_expect){ 0, "new ioeventfd inside an ioregion" };
 	return (struct fz_expect){ 0, "new ioeventfd" };
 }
 
@@ -584,18 +683,19 @@ static int find_region(struct fuzz *fz, enum fz_bus bus, u64 paddr, u64 size)
 	return -1;
 }
 
-static struct fz_expect ioregion_fd_expect(int kind, bool write)
+/*
+ * Pipes are refused now, whichever end and for either direction, as is
+ * every socket but a connected AF_UNIX stream one, which is open both ways.
+ */
+static struct fz_expect ioregion_fd_expect(int kind)
 {
 	const struct fz_fd_info *fd = &fd_info[kind];
 
 	if (fd->bad)
 		return (struct fz_expect){ EBADF, "an fd is not an open file descriptor" };
-	if (!write && !fd->rd)
-		return (struct fz_expect){ EBADF, "read_fd is not open for reading" };
-	if (write && !fd->wr)
-		return (struct fz_expect){ EBADF, "write_fd is not open for writing" };
 	if (!fd->stream)
-		return (struct fz_expect){ EINVAL, "an fd is neither a pipe nor a stream socket" };
+		return (struct fz_expect){ EINVAL,
+					   "an fd is not a connected AF_UNIX stream socket" };
 	return (struct fz_expect){ 0, NULL };
 }
 
@@ -621,31 +721,33 @@ static struct fz_expect ioregion_expect(struct fuzz *fz, const struct kvm_ioregi
 		return (struct fz_expect){ EINVAL, "flags has unknown bits" };
 	if (!ioregion_pad_zero(args))
 		return (struct fz_expect){ EINVAL, "pad is not zero" };
-	if (!args->memory_size && !(args->flags & KVM_IOREGION_POSTED_WRITES))
-		return (struct fz_expect){ EINVAL, "memory_size 0 without POSTED_WRITES" };
-	if (args->memory_size > INT32_MAX)
-		return (struct fz_expect){ EINVAL, "memory_size is above 2^31 - 1" };
-	if (args->guest_paddr + args->memory_size < args->guest_paddr || last < args->guest_paddr)
-		return (struct fz_expect){ EINVAL, "the range does not end below 2^64" };
-	if (bus == BUS_PIO && last > 0xffff)
-		return (struct fz_expect){ EINVAL, "PIO range ends above 0xffff" };
 
+	/* A deassign checks nothing more: what names no region is not there. */
 	if (args->flags & KVM_IOREGION_DEASSIGN) {
 		if (find_region(fz, bus, args->guest_paddr, args->memory_size) < 0)
 			return (struct fz_expect){ ENOENT, "no such ioregion" };
 		return (struct fz_expect){ 0, "deassign of an ioregion" };
 	}
 
-	fd = ioregion_fd_expect(rkind, false);
+	if (!args->memory_size && !(args->flags & KVM_IOREGION_POSTED_WRITES))
+		return (struct fz_expect){ EINVAL, "memory_size 0 without POSTED_WRITES" };
+	/* Any size, as long as the range ends at 2^64 or below. */
+	if (last < args->guest_paddr)
+		return (struct fz_expect){ EINVAL, "the range ends above 2^64" };
+	if (bus == BUS_PIO && last > 0xffff)
+		return (struct fz_expect){ EINVAL, "PIO range ends above 0x10000" };
+
+	fd = ioregion_fd_expect(rkind);
 	if (fd.err)
 		return fd;
-	fd = ioregion_fd_expect(wkind, true);
+	fd = ioregion_fd_expect(wkind);
 	if (fd.err)
 		return fd;
 	if (region_overlaps(fz, bus, args->guest_paddr, args->memory_size))
 		return (struct fz_expect){ EEXIST, "overlaps an ioregion" };
-	if (item_overlaps(fz, bus, args->guest_paddr, args->memory_size))
-		return (struct fz_expect){ EEXIST, "overlaps an ioeventfd" };
+	if (kernel_dev_overlaps(bus, args->guest_paddr, args->memory_size))
+		return (struct fz_expect){ EEXIST, "overlaps an in-kernel device" };
+	/* ioeventfds are the exception: a region may hold them. */
 	return (struct fz_expect){ 0, "new ioregion" };
 }
 
@@ -679,6 +781,10 @@ static void ioregion_apply(struct fuzz *fz, const struct kvm_ioregion *args, int
 
 /* Guest writes, and what the model says they do. */
 
+/*
+ * An exit belongs to the region that holds its first byte, even if it
+ * reaches past the region's end.
+ */
 static bool region_takes(const struct fz_region *r, const struct fz_write *w)
 {
 	if (r->bus != (w->pio ? BUS_PIO : BUS_MMIO))
@@ -686,10 +792,10 @@ static bool region_takes(const struct fz_region *r, const struct fz_write *w)
 	/* A zero-length region takes writes of any length at its address. */
 	if (!r->size)
 		return w->addr == r->paddr;
-	return w->addr >= r->paddr && w->len <= r->size && w->addr - r->paddr <= r->size - w->len;
+	return w->addr >= r->paddr && w->addr - r->paddr < r->size;
 }
 
-/* The ioregion that takes @w, or -1; regions never overlap, so there is one at most. */
+/* The ioregion that @w reaches, or -1; regions never overlap, so there is one at most. */
 static int region_at(struct fuzz *fz, const struct fz_write *w)
 {
 	u32 i;
@@ -735,13 +841,12 @@ static void batch_expect_cmd(struct fz_batch *b, const struct fz_region *r,
 			.size = w->len,
 			.flags = r->posted ? 0 : IOREGIONFD_CMD_RESP,
 			.user_data = r->user_data,
-			.offset = r->size ? w->addr - r->paddr : 0,
+			.offset = w->addr - r->paddr,
 			.data = w->val,
 		},
-		.zero_len = !r->size && r->bus == BUS_MMIO,
 	};
 
-	/* The response is there before KVM asks, so that the vCPU never waits. */
+	/* The device thread answers it on the region's read_fd. */
 	if (!r->posted)
 		b->nr_resps[r->rq]++;
 }
@@ -753,18 +858,212 @@ static const char *describe_write(struct fuzz *fz, const struct fz_write *w, cha
 	int r = region_at(fz, w);
 	u32 n;
 
-	if (r >= 0) {
+	n = items_signal(fz, w, signals);
+	if (!n && r >= 0) {
 		snprintf(buf, size, "%u-byte %s write of 0x%lx at 0x%lx: ioregion 0x%lx+0x%lx",
 			 w->len, bus_names[w->pio], w->val, w->addr, fz->regions[r].paddr,
 			 fz->regions[r].size);
 		return buf;
 	}
 
-	n = items_signal(fz, w, signals);
-	snprintf(buf, size, "%u-byte %s write of 0x%lx at 0x%lx: %s %lu/%lu/%lu",
+	snprintf(buf, size, "%u-byte %s write of 0x%lx at 0x%lx: %s %lu/%lu/%lu%s",
 		 w->len, bus_names[w->pio], w->val, w->addr,
-		 n ? "signals eventfds" : "exits, signals", signals[0], signals[1], signals[2]);
+		 n ? "signals eventfds" : "exits, signals", signals[0], signals[1], signals[2],
+		 r >= 0 ? ", inside an ioregion" : "");
 	return buf;
+}
+
+static const char *cmd_str(const struct ioregionfd_cmd *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "{cmd %u size %u flags %x user_data 0x%llx offset 0x%llx data 0x%llx}",
+		 c->cmd, c->size, c->flags, c->user_data, c->offset, c->data);
+	return buf;
+}
+
+/* The device thread. */
+
+/* The queue that a command's response goes to, or -1 if no region has its user_data. */
+static int device_route(struct fz_device *dev, const struct ioregionfd_cmd *cmd)
+{
+	u32 i;
+
+	for (i = 0; i < dev->nr_routes; i++)
+		if (dev->routes[i].user_data == cmd->user_data)
+			return dev->routes[i].rq;
+	return -1;
+}
+
+/* Record a command and answer it if it wants a response. */
+static void device_take(struct fz_device *dev, int q, const struct ioregionfd_cmd *cmd)
+{
+	struct ioregionfd_resp resp;
+	int rq = -1;
+
+	pthread_mutex_lock(&dev->lock);
+	if (dev->nr_cmds[q] < ARRAY_SIZE(dev->cmds[q]))
+		dev->cmds[q][dev->nr_cmds[q]] = *cmd;
+	dev->nr_cmds[q]++;
+	if (cmd->flags & IOREGIONFD_CMD_RESP) {
+		rq = device_route(dev, cmd);
+		if (rq < 0)
+			dev->unrouted++;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	if (rq < 0)
+		return;
+
+	memset(&resp, 0, sizeof(resp));
+	if (write(dev->fds[queue_fill[rq]], &resp, sizeof(resp)) != sizeof(resp)) {
+		pthread_mutex_lock(&dev->lock);
+		dev->send_errno = errno ?: EIO;
+		pthread_mutex_unlock(&dev->lock);
+		return;
+	}
+	pthread_mutex_lock(&dev->lock);
+	dev->nr_resps[rq]++;
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* Take whatever the socket of queue @q holds; commands may come in pieces. */
+static void device_drain(struct fz_device *dev, int q)
+{
+	struct ioregionfd_cmd *c = &dev->partial[q];
+	u32 *len = &dev->partial_len[q];
+	ssize_t ret;
+
+	for (;;) {
+		ret = read(dev->fds[queue_drain[q]], (void *)c + *len, sizeof(*c) - *len);
+		if (ret <= 0)
+			return;
+		*len += ret;
+		if (*len < sizeof(*c))
+			continue;
+		*len = 0;
+		device_take(dev, q, c);
+	}
+}
+
+static void *device_thread(void *arg)
+{
+	struct fz_device *dev = arg;
+	struct pollfd pfds[NR_CMD_QUEUES + 1];
+	bool stop = false;
+	u64 kicks;
+	u32 i;
+
+	for (i = 0; i < NR_CMD_QUEUES; i++)
+		pfds[i] = (struct pollfd){ .fd = dev->fds[queue_drain[cmd_queues[i]]],
+					   .events = POLLIN };
+	pfds[i] = (struct pollfd){ .fd = dev->kick, .events = POLLIN };
+
+	while (!stop) {
+		if (poll(pfds, ARRAY_SIZE(pfds), -1) < 0)
+			continue;
+		for (i = 0; i < NR_CMD_QUEUES; i++)
+			if (pfds[i].revents)
+				device_drain(dev, cmd_queues[i]);
+		if (!pfds[NR_CMD_QUEUES].revents || read(dev->kick, &kicks, sizeof(kicks)) < 0)
+			continue;
+
+		/*
+		 * Posted writes may be on their way still: KVM queued them
+		 * before its KVM_RUN returned, so one more look takes them all.
+		 */
+		for (i = 0; i < NR_CMD_QUEUES; i++)
+			device_drain(dev, cmd_queues[i]);
+		pthread_mutex_lock(&dev->lock);
+		dev->synced = dev->syncs;
+		stop = dev->stop;
+		pthread_cond_broadcast(&dev->cond);
+		pthread_mutex_unlock(&dev->lock);
+	}
+	return NULL;
+}
+
+/* Wait until the device took every command KVM sent so far. */
+static void device_sync(struct fz_device *dev)
+{
+	u64 one = 1;
+	u32 want;
+
+	pthread_mutex_lock(&dev->lock);
+	want = ++dev->syncs;
+	pthread_mutex_unlock(&dev->lock);
+	TEST_ASSERT(write(dev->kick, &one, sizeof(one)) == sizeof(one),
+		    "Failed to kick the device thread, errno %d", errno);
+	pthread_mutex_lock(&dev->lock);
+	while (dev->synced != want)
+		pthread_cond_wait(&dev->cond, &dev->lock);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* Forget the last batch, and learn where the regions of the next one answer. */
+static void device_arm(struct fuzz *fz)
+{
+	struct fz_device *dev = &fz->dev;
+	u32 i;
+
+	pthread_mutex_lock(&dev->lock);
+	for (i = 0; i < fz->nr_regions; i++)
+		dev->routes[i] = (struct fz_route){
+			.user_data = fz->regions[i].user_data, .rq = fz->regions[i].rq,
+		};
+	dev->nr_routes = fz->nr_regions;
+	memset(dev->nr_cmds, 0, sizeof(dev->nr_cmds));
+	memset(dev->nr_resps, 0, sizeof(dev->nr_resps));
+	dev->unrouted = 0;
+	dev->send_errno = 0;
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static void device_start(struct fuzz *fz)
+{
+	struct fz_device *dev = &fz->dev;
+	sigset_t all, old;
+
+	dev->fds = fz->fds;
+	dev->kick = eventfd(0, EFD_CLOEXEC);
+	TEST_ASSERT(dev->kick >= 0, "eventfd() failed, errno %d", errno);
+	pthread_mutex_init(&dev->lock, NULL);
+	pthread_cond_init(&dev->cond, NULL);
+
+	/* The alarm must interrupt KVM_RUN, so the thread takes no signal. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	TEST_ASSERT(!pthread_create(&dev->thread, NULL, device_thread, dev),
+		    "pthread_create() failed");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void device_stop(struct fuzz *fz)
+{
+	struct fz_device *dev = &fz->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	dev->stop = true;
+	pthread_mutex_unlock(&dev->lock);
+	device_sync(dev);
+	pthread_join(dev->thread, NULL);
+	close(dev->kick);
+}
+
+/* What the device took in this batch, for a failure's report. */
+static void device_dump(struct fuzz *fz)
+{
+	struct fz_device *dev = &fz->dev;
+	char buf[128];
+	u32 i, j, n;
+	int q;
+
+	device_sync(dev);
+	for (i = 0; i < NR_CMD_QUEUES; i++) {
+		q = cmd_queues[i];
+		n = min_t(u32, dev->nr_cmds[q], ARRAY_SIZE(dev->cmds[q]));
+		for (j = 0; j < n; j++)
+			ksft_print_msg("device: command %u on %s: %s\n", j,
+				       fd_info[queue_drain[q]].name,
+				       cmd_str(&dev->cmds[q][j], buf, sizeof(buf)));
+	}
 }
 
 static void batch_dump(struct fuzz *fz)
@@ -806,6 +1105,7 @@ static void __printf(2, 3) fz_fail(struct fuzz *fz, const char *fmt, ...)
 
 	model_dump(fz);
 	batch_dump(fz);
+	device_dump(fz);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -819,9 +1119,12 @@ static void fz_run(struct fuzz *fz)
 	alarm(RUN_TIMEOUT_S);
 	ret = __vcpu_run(fz->vcpu);
 	alarm(0);
+	/* A vCPU that the alarm took out of a wait for the device has an access pending. */
 	if (ret)
-		fz_fail(fz, "KVM_RUN returned %d, errno %d (%s)%s", ret, errno, strerror(errno),
-			errno == EINTR ? ": the vCPU waited for an ioregion response" : "");
+		fz_fail(fz, "KVM_RUN returned %d, errno %d (%s), exit reason %u%s", ret, errno,
+			strerror(errno), fz->vcpu->run->exit_reason,
+			fz->vcpu->run->exit_reason == KVM_EXIT_IOREGIONFD_PENDING ?
+			": the vCPU waited for an ioregion response" : "");
 }
 
 static void check_no_ucall(struct fuzz *fz, u32 i)
@@ -878,8 +1181,11 @@ static void check_sync(struct fuzz *fz)
 		REPORT_GUEST_ASSERT(uc);
 		return;
 	default:
-		fz_fail(fz, "Expected KVM to consume the remaining writes, got %s",
-			describe_io_exit(fz->vcpu, buf, sizeof(buf)));
+		fz_fail(fz,
+			"Expected KVM to consume the remaining writes, got %s (exit reason %u, ioregionfd addr 0x%llx len %u flags 0x%x error %u)",
+			describe_io_exit(fz->vcpu, buf, sizeof(buf)), fz->vcpu->run->exit_reason,
+			fz->vcpu->run->ioregionfd.addr, fz->vcpu->run->ioregionfd.len,
+			fz->vcpu->run->ioregionfd.flags, fz->vcpu->run->ioregionfd.error);
 	}
 }
 
@@ -898,69 +1204,63 @@ static void check_eventfds(struct fuzz *fz)
 
 static bool cmd_matches(const struct ioregionfd_cmd *got, const struct fz_cmd *want)
 {
-	struct ioregionfd_cmd sizeless = want->cmd;
-
-	if (!memcmp(got, &want->cmd, sizeof(*got)))
-		return true;
-
-	/* A zero-length MMIO region's write may come from fast MMIO, without a size. */
-	sizeless.size = 0;
-	sizeless.data = 0;
-	return want->zero_len && !memcmp(got, &sizeless, sizeof(*got));
+	return !memcmp(got, &want->cmd, sizeof(*got));
 }
 
-static const char *cmd_str(const struct ioregionfd_cmd *c, char *buf, size_t size)
+/* The device took the commands the model expects, in order, and answered as asked. */
+static void check_cmd_queue(struct fuzz *fz, int q)
 {
-	snprintf(buf, size, "{cmd %u size %u flags %x user_data 0x%llx offset 0x%llx data 0x%llx}",
-		 c->cmd, c->size, c->flags, c->user_data, c->offset, c->data);
-	return buf;
-}
-
-static void check_queue(struct fuzz *fz, int q)
-{
-	struct ioregionfd_cmd cmds[MAX_BATCH + 1];
-	char buf[2][128];
-	const struct ioregionfd_cmd *c;
+	const struct fz_device *dev = &fz->dev;
+	const char *name = fd_info[queue_drain[q]].name;
 	u32 want = fz->batch.nr_cmds[q];
-	size_t got = 0;
-	ssize_t ret;
+	char buf[2][128];
 	u32 i;
 
-	while (got < sizeof(cmds)) {
-		ret = read(fz->fds[queue_drain[q]], (void *)cmds + got, sizeof(cmds) - got);
-		if (ret < 0 && errno == EAGAIN)
-			break;
-		TEST_ASSERT(ret > 0, "read(%s) returned %ld, errno %d",
-			    fd_info[queue_drain[q]].name, ret, errno);
-		got += ret;
-	}
+	if (dev->nr_cmds[q] != want)
+		fz_fail(fz, "The device took %u commands on %s, expected %u", dev->nr_cmds[q],
+			name, want);
 
-	if (got != want * sizeof(*c))
-		fz_fail(fz, "%s holds %lu bytes, expected %u commands (or unread responses)",
-			fd_info[queue_drain[q]].name, got, want);
-
-	for (i = 0; i < want; i++) {
-		c = &cmds[i];
-		if (!cmd_matches(c, &fz->batch.cmds[q][i]))
-			fz_fail(fz, "Command %u on %s: %s, expected %s", i,
-				fd_info[queue_drain[q]].name, cmd_str(c, buf[0], sizeof(buf[0])),
+	for (i = 0; i < want; i++)
+		if (!cmd_matches(&dev->cmds[q][i], &fz->batch.cmds[q][i]))
+			fz_fail(fz, "Command %u on %s: %s, expected %s", i, name,
+				cmd_str(&dev->cmds[q][i], buf[0], sizeof(buf[0])),
 				cmd_str(&fz->batch.cmds[q][i].cmd, buf[1], sizeof(buf[1])));
-	}
 }
 
-static void batch_preload(struct fuzz *fz)
+/* KVM asked for the responses the model expects on @q, and read them all. */
+static void check_resp_queue(struct fuzz *fz, int q)
 {
-	struct ioregionfd_resp resp;
-	int q, fd;
+	const char *name = fd_info[queue_drain[q]].name;
+	u8 buf[sizeof(struct ioregionfd_resp)];
+	ssize_t ret;
+
+	if (fz->dev.nr_resps[q] != fz->batch.nr_resps[q])
+		fz_fail(fz, "The device sent %u responses to %s, expected %u",
+			fz->dev.nr_resps[q], name, fz->batch.nr_resps[q]);
+
+	ret = read(fz->fds[queue_drain[q]], buf, sizeof(buf));
+	if (ret >= 0 || errno != EAGAIN)
+		fz_fail(fz, "read(%s) returned %ld, errno %d: KVM left data unread", name, ret,
+			errno);
+}
+
+/*
+ * With the vCPU stopped, the device thread gets nothing more to do after a
+ * sync, so what it recorded stays put.
+ */
+static void check_device(struct fuzz *fz)
+{
 	u32 i;
 
-	memset(&resp, 0, sizeof(resp));
-	for (q = 0; q < NR_QUEUES; q++) {
-		fd = fz->fds[queue_fill[q]];
-		for (i = 0; i < fz->batch.nr_resps[q]; i++)
-			TEST_ASSERT(write(fd, &resp, sizeof(resp)) == sizeof(resp),
-				    "Failed to queue a response, errno %d", errno);
-	}
+	device_sync(&fz->dev);
+	if (fz->dev.unrouted || fz->dev.send_errno)
+		fz_fail(fz,
+			"The device got %u commands of unknown regions that want a response, and failed to send one with errno %d",
+			fz->dev.unrouted, fz->dev.send_errno);
+	for (i = 0; i < NR_CMD_QUEUES; i++)
+		check_cmd_queue(fz, cmd_queues[i]);
+	for (i = 0; i < ARRAY_SIZE(resp_queues); i++)
+		check_resp_queue(fz, resp_queues[i]);
 }
 
 /* Make the guest do the batched writes and check all they did. */
@@ -968,12 +1268,11 @@ static void batch_run(struct fuzz *fz)
 {
 	struct fz_batch *b = &fz->batch;
 	u32 i;
-	int q;
 
 	if (!b->nr)
 		return;
 
-	batch_preload(fz);
+	device_arm(fz);
 	memcpy(guest_writes, b->writes, sizeof(guest_writes));
 	guest_nr_writes = b->nr;
 	sync_global_to_guest(fz->vm, guest_writes);
@@ -988,8 +1287,7 @@ static void batch_run(struct fuzz *fz)
 	fz_run(fz);
 	check_sync(fz);
 	check_eventfds(fz);
-	for (q = 0; q < NR_QUEUES; q++)
-		check_queue(fz, q);
+	check_device(fz);
 
 	fz->stats.writes += b->nr;
 	fz->stats.runs++;
@@ -1010,11 +1308,14 @@ static void batch_add(struct fuzz *fz, bool pio, u64 addr, u32 len, u64 val)
 		.addr = addr, .val = val & ioregion_size_mask(len), .len = len, .pio = pio,
 	};
 
-	r = region_at(fz, w);
-	if (r >= 0)
-		batch_expect_cmd(b, &fz->regions[r], w);
-	else
-		b->exits[b->nr] = !items_signal(fz, w, b->signals);
+	/* An ioeventfd that matches takes the write, even inside a region. */
+	if (!items_signal(fz, w, b->signals)) {
+		r = region_at(fz, w);
+		if (r >= 0)
+			batch_expect_cmd(b, &fz->regions[r], w);
+		else
+			b->exits[b->nr] = true;
+	}
 	b->nr++;
 }
 
@@ -1367,37 +1668,46 @@ static u64 gen_region_paddr(struct fuzz *fz, bool pio)
 	return ~0ull - fz_below(fz, 16);
 }
 
-/* Keep to the layout rules that keep the buses sortable, see SLOT_SIZE. */
-static void fix_region_layout(struct fuzz *fz, struct kvm_ioregion *args)
+/*
+ * A small region at or next to an in-kernel device of the bus: small, so
+ * that one that misses the device stays clear of the ucall port too.
+ */
+static void gen_region_near_device(struct fuzz *fz, struct kvm_ioregion *args, bool pio)
 {
-	enum fz_bus bus = ioregion_bus(args->flags);
-	u64 end = args->guest_paddr + args->memory_size;
-	bool pio = bus == BUS_PIO;
-	u64 lo = bus_base(pio) - MARGIN;
+	u32 i;
 
-	if (fz->anywhere)
-		return;
-	if (!args->memory_size) {
-		if (args->guest_paddr - lo < WINDOW + 2 * MARGIN &&
-		    !is_slot_start(bus, args->guest_paddr))
-			args->guest_paddr = fz_slot(fz, pio);
-	} else if (end > args->guest_paddr && is_slot_start(bus, end)) {
-		args->memory_size++;
+	do {
+		i = fz_below(fz, ARRAY_SIZE(kernel_devs));
+	} while (kernel_devs[i].bus != (pio ? BUS_PIO : BUS_MMIO));
+
+	args->guest_paddr = kernel_devs[i].addr - 4 +
+			    fz_below(fz, kernel_devs[i].len + 8);
+	args->memory_size = fz_below(fz, 5);
+}
+
+/*
+ * A read_fd or write_fd.  The device's ends stand for their peers: KVM
+ * would take them, and then read commands meant for the device.
+ */
+static int gen_ioregion_kind(struct fuzz *fz)
+{
+	static const int good[] = { FD_P0, FD_Q0, FD_S0 };
+	int kind;
+
+	if (fz_chance(fz, 80))
+		return good[fz_below(fz, ARRAY_SIZE(good))];
+
+	kind = fz_any_kind(fz);
+	switch (kind) {
+	case FD_P1:
+		return FD_P0;
+	case FD_Q1:
+		return FD_Q0;
+	case FD_S1:
+		return FD_S0;
+	default:
+		return kind;
 	}
-}
-
-static int gen_read_kind(struct fuzz *fz)
-{
-	static const int good[] = { FD_P0, FD_Q0, FD_S0, FD_S1 };
-
-	return fz_chance(fz, 80) ? good[fz_below(fz, ARRAY_SIZE(good))] : fz_any_kind(fz);
-}
-
-static int gen_write_kind(struct fuzz *fz)
-{
-	static const int good[] = { FD_P1, FD_Q1, FD_S0, FD_S1 };
-
-	return fz_chance(fz, 80) ? good[fz_below(fz, ARRAY_SIZE(good))] : fz_any_kind(fz);
 }
 
 static bool gen_ioregion_existing(struct fuzz *fz, struct kvm_ioregion *args)
@@ -1430,8 +1740,12 @@ static void gen_ioregion(struct fuzz *fz, struct kvm_ioregion *args)
 	if (!fz_chance(fz, deassign ? 70 : 10) || !gen_ioregion_existing(fz, args)) {
 		pio = fz_chance(fz, 50);
 		args->flags = pio ? KVM_IOREGION_PIO : 0;
-		args->guest_paddr = gen_region_paddr(fz, pio);
-		args->memory_size = gen_region_size(fz, args->guest_paddr, pio);
+		if (fz_chance(fz, 4)) {
+			gen_region_near_device(fz, args, pio);
+		} else {
+			args->guest_paddr = gen_region_paddr(fz, pio);
+			args->memory_size = gen_region_size(fz, args->guest_paddr, pio);
+		}
 		if (fz_chance(fz, args->memory_size ? 50 : 90))
 			args->flags |= KVM_IOREGION_POSTED_WRITES;
 	}
@@ -1442,7 +1756,6 @@ static void gen_ioregion(struct fuzz *fz, struct kvm_ioregion *args)
 	if (fz_chance(fz, 3))
 		args->pad[fz_below(fz, sizeof(args->pad))] = 1 + fz_below(fz, 255);
 	args->user_data = fz_rand(fz);
-	fix_region_layout(fz, args);
 }
 
 static void call_ioregion(struct fuzz *fz)
@@ -1451,8 +1764,8 @@ static void call_ioregion(struct fuzz *fz)
 	int rkind, wkind, err;
 
 	gen_ioregion(fz, &args);
-	rkind = gen_read_kind(fz);
-	wkind = gen_write_kind(fz);
+	rkind = gen_ioregion_kind(fz);
+	wkind = gen_ioregion_kind(fz);
 	err = do_ioregion(fz, &args, rkind, wkind);
 
 	if (!err || fz_chance(fz, 12))
@@ -1592,6 +1905,7 @@ FIXTURE_SETUP(eventfd_fuzz)
 	fz->vm = vm_create_with_one_vcpu(&fz->vcpu, guest_code);
 	virt_map(fz->vm, MMIO_GPA, MMIO_GPA, 1);
 	fz_open_fds(fz);
+	device_start(fz);
 	self->fz = fz;
 }
 
@@ -1599,6 +1913,7 @@ FIXTURE_TEARDOWN(eventfd_fuzz)
 {
 	/* The VM goes first: it holds the files of everything registered. */
 	kvm_vm_free(self->fz->vm);
+	device_stop(self->fz);
 	fz_close_fds(self->fz);
 	free(self->fz);
 }
@@ -1612,7 +1927,10 @@ TEST_F_TIMEOUT(eventfd_fuzz, ioeventfd, 900)
 	fz_run_calls(self->fz, "ioeventfd", 0x100, 0);
 }
 
-/* ioregions over pipes and sockets, posted or not, and their overlaps. */
+/*
+ * ioregions over stream socketpairs, split into one per direction or not,
+ * posted or not, and their overlaps; pipes and other fds refused.
+ */
 TEST_F_TIMEOUT(eventfd_fuzz, ioregion, 900)
 {
 	if (!kvm_has_cap(KVM_CAP_IOREGIONFD))
