@@ -269,18 +269,20 @@ static void *device_thread(void *arg)
 }
 
 /*
- * Start a device on one socketpair, or on two pipes; return the VMM's ends
- * in @rfd (responses) and @wfd (commands), which may be the same fd.
+ * Start a device on one socketpair, or split on two, one per direction
+ * (KVM_SET_IOREGION refuses pipes); return the VMM's ends in @rfd
+ * (responses) and @wfd (commands), which may be the same fd.
  */
-static void start_device(struct bench_device *dev, bool pipes, int *rfd, int *wfd)
+static void start_device(struct bench_device *dev, bool split, int *rfd, int *wfd)
 {
 	int cmd[2], resp[2];
 
-	if (pipes) {
-		TEST_ASSERT(!pipe(cmd) && !pipe(resp), "pipe() failed");
-		dev->cmd_fd = cmd[0];
+	if (split) {
+		TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM, 0, cmd) &&
+			    !socketpair(AF_UNIX, SOCK_STREAM, 0, resp), "socketpair() failed");
+		dev->cmd_fd = cmd[1];
 		dev->resp_fd = resp[1];
-		*wfd = cmd[1];
+		*wfd = cmd[0];
 		*rfd = resp[0];
 	} else {
 		TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM, 0, cmd), "socketpair() failed");
@@ -300,20 +302,20 @@ static void close_vmm_fds(int rfd, int wfd)
 		close(wfd);
 }
 
-static void bench_ioregion(struct kvm_vcpu *vcpu, bool pipes)
+static void bench_ioregion(struct kvm_vcpu *vcpu, bool split)
 {
 	struct kvm_ioregion region = {
 		.guest_paddr = BENCH_GPA + 0x100,
 		.memory_size = 8,
 	};
-	const char *suffix = pipes ? "-pipes" : "";
+	const char *suffix = split ? "-split" : "";
 	struct bench_device dev;
 	char name[64];
 
 	if (!kvm_has_cap(KVM_CAP_IOREGIONFD))
 		return;
 
-	start_device(&dev, pipes, &region.read_fd, &region.write_fd);
+	start_device(&dev, split, &region.read_fd, &region.write_fd);
 	vm_set_ioregion(vcpu->vm, &region);
 	region.guest_paddr = BENCH_GPA + 0x200;
 	region.memory_size = 0;
@@ -338,12 +340,12 @@ static void bench_ioregion(struct kvm_vcpu *vcpu, bool pipes)
 }
 
 /* The classic VMM path: exit to the vCPU thread, which asks a device thread. */
-static void bench_forwarded_read(struct kvm_vcpu *vcpu, bool pipes)
+static void bench_forwarded_read(struct kvm_vcpu *vcpu, bool split)
 {
 	struct bench_device dev;
 
-	start_device(&dev, pipes, &fwd_rfd, &fwd_wfd);
-	measure(vcpu, "doorbell", pipes ? "forwarded-read-pipes" : "forwarded-read", 1,
+	start_device(&dev, split, &fwd_rfd, &fwd_wfd);
+	measure(vcpu, "doorbell", split ? "forwarded-read-split" : "forwarded-read", 1,
 		OP_MMIO_READ, BENCH_GPA + 0x800, 0);
 	close_vmm_fds(fwd_rfd, fwd_wfd);
 	fwd_rfd = -1;
@@ -389,21 +391,21 @@ static void bench_consumed_doorbell(struct kvm_vcpu *vcpu)
 }
 
 /* The device's round trip alone, from a host thread: no guest, no exit. */
-static void bench_device_round_trip(bool pipes)
+static void bench_device_round_trip(bool split)
 {
 	struct bench_device dev;
 	int rfd, wfd, r;
 	double start;
 	u32 i;
 
-	start_device(&dev, pipes, &rfd, &wfd);
+	start_device(&dev, split, &rfd, &wfd);
 	for (r = -1; r < nr_runs; r++) {
 		start = now_ns();
 		for (i = 0; i < nr_ops; i++)
 			device_read(rfd, wfd);
 		/* Run -1 warms up. */
 		if (r >= 0)
-			report("doorbell", pipes ? "device-round-trip-pipes" : "device-round-trip",
+			report("doorbell", split ? "device-round-trip-split" : "device-round-trip",
 			       1, (now_ns() - start) / nr_ops / 1000, "us");
 	}
 	close_vmm_fds(rfd, wfd);
