@@ -4,19 +4,23 @@
  * the sockets, and a socket that holds the VM's fd in its receive queue,
  * sent there with SCM_RIGHTS, would keep the VM alive for good once
  * userspace closes everything, since the AF_UNIX garbage collector cannot
- * see KVM's reference.  Each case builds such a cycle in a loop and checks
+ * see KVM's reference.  Each cycle case builds such a cycle in a loop and checks
  * that every VM's debugfs directory goes away.  A round waits for its VM
  * before the next one, whose fd then has the same number: a directory left
  * behind would otherwise make the next VM's creation skip its own.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <linux/ioregion.h>
 
@@ -24,6 +28,7 @@
 #include "kselftest_harness.h"
 #include "kvm_util.h"
 #include "test_util.h"
+#include "ucall_common.h"
 
 #define NR_ROUNDS	16
 #define REGION_GPA	0x10000000ull
@@ -31,6 +36,15 @@
 
 /* Seconds to wait for the VMs to go; the release runs from workqueues. */
 #define RELEASE_TIMEOUT	20
+
+/* Milliseconds to wait for a command that must come. */
+#define CMD_TIMEOUT_MS	10000
+
+static void guest_read(void)
+{
+	GUEST_SYNC(READ_ONCE(*(u64 *)REGION_GPA));
+	GUEST_DONE();
+}
 
 /* The number of VMs of this process that still have a debugfs directory. */
 static int count_vms(void)
@@ -199,6 +213,130 @@ TEST_F(lifetime, no_region)
 		drop_vm(vm);
 		wait_for_vms(_metadata, self->before, i);
 	}
+}
+
+static struct kvm_vm *reader_vm(struct kvm_vcpu **vcpu, int sock, u64 user_data)
+{
+	struct kvm_vm *vm = vm_create_with_one_vcpu(vcpu, guest_read);
+	struct kvm_ioregion args = {
+		.guest_paddr = REGION_GPA,
+		.memory_size = REGION_SIZE,
+		.user_data = user_data,
+		.read_fd = sock,
+		.write_fd = sock,
+	};
+
+	virt_map(vm, REGION_GPA, REGION_GPA, 1);
+	vm_set_ioregion(vm, &args);
+	return vm;
+}
+
+/* Take the next command from the device's end, or fail within a bound. */
+static void take_cmd(struct __test_metadata *_metadata, int dev, u64 user_data)
+{
+	struct pollfd pfd = { .fd = dev, .events = POLLIN };
+	struct ioregionfd_cmd cmd;
+
+	ASSERT_EQ(poll(&pfd, 1, CMD_TIMEOUT_MS), 1) {
+		TH_LOG("no command for user_data 0x%lx within %d ms", user_data, CMD_TIMEOUT_MS);
+	}
+	ASSERT_EQ(ioregion_device_recv_cmd(dev, &cmd), 0);
+	ASSERT_EQ(cmd.user_data, user_data);
+	ASSERT_EQ(cmd.cmd, IOREGIONFD_CMD_READ);
+}
+
+struct run_arg {
+	struct kvm_vcpu *vcpu;
+	u64 value;
+	int ret;
+};
+
+static void *run_reader(void *arg)
+{
+	struct run_arg *ra = arg;
+	struct ucall uc;
+
+	ra->ret = __vcpu_run(ra->vcpu);
+	if (!ra->ret && get_ucall(ra->vcpu, &uc) == UCALL_SYNC)
+		ra->value = uc.args[1];
+	return NULL;
+}
+
+static int recv_fd(int sock)
+{
+	char buf[CMSG_SPACE(sizeof(int))] = {};
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = buf,
+		.msg_controllen = sizeof(buf),
+	};
+	int fd;
+
+	if (recvmsg(sock, &msg, 0) != 1 || !CMSG_FIRSTHDR(&msg))
+		return -1;
+	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(fd));
+	return fd;
+}
+
+/*
+ * A vCPU killed while it waits for its response, in a VM that lives on
+ * because another process holds its fd, must not keep the shared socket
+ * from a second VM, and the answer to its command must not reach that VM.
+ */
+TEST_F(lifetime, killed_vcpu_of_a_live_vm)
+{
+	struct kvm_vcpu *vcpu1, *vcpu2;
+	struct run_arg ra = {};
+	int sv[2], ctl[2], status, vm1_fd;
+	struct kvm_vm *vm2;
+	pthread_t thread;
+	pid_t child;
+
+	ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, ctl), 0);
+
+	/* KVM serves a VM only to the process that created it. */
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (!child) {
+		struct kvm_vm *vm1 = reader_vm(&vcpu1, sv[0], 1);
+
+		send_fds(ctl[1], &vm1->fd, 1);
+		vcpu_run(vcpu1);
+		_exit(1);
+	}
+
+	vm1_fd = recv_fd(ctl[0]);
+	ASSERT_GE(vm1_fd, 0);
+	/* The child waits for this response until it is killed. */
+	take_cmd(_metadata, sv[1], 1);
+	kill(child, SIGKILL);
+	ASSERT_EQ(waitpid(child, &status, 0), child);
+	ASSERT_TRUE(WIFSIGNALED(status));
+
+	vm2 = reader_vm(&vcpu2, sv[0], 2);
+	ra.vcpu = vcpu2;
+	ASSERT_EQ(pthread_create(&thread, NULL, run_reader, &ra), 0);
+	/* The dead vCPU's answer comes first on the stream, then VM 2's. */
+	ASSERT_EQ(ioregion_device_send_resp(sv[1], 0x1111), 0);
+	take_cmd(_metadata, sv[1], 2);
+	ASSERT_EQ(ioregion_device_send_resp(sv[1], 0x2222), 0);
+	ASSERT_EQ(pthread_join(thread, NULL), 0);
+
+	ASSERT_EQ(ra.ret, 0);
+	ASSERT_EQ(ra.value, 0x2222) {
+		TH_LOG("VM 2 read 0x%lx, the stream is out of step", ra.value);
+	}
+
+	kvm_vm_free(vm2);
+	close(vm1_fd);
+	close(ctl[0]);
+	close(ctl[1]);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST_HARNESS_MAIN
