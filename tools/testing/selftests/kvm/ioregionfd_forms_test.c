@@ -7,6 +7,7 @@
  * that no exit for an address inside a region reached userspace.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <linux/ioregion.h>
 #include <linux/sizes.h>
 
+#include "apic.h"
 #include "guest_io.h"
 #include "ioregion_device.h"
 #include "kvm_test_harness.h"
@@ -1133,6 +1135,99 @@ TEST_F(forms, vmovdqu_ymm)
 		check_cmds(cases[i].what);
 	}
 	forms_fini(vcpu);
+}
+
+/*
+ * The in-kernel local APIC takes the accesses to its page before any
+ * region: in xAPIC mode a read of its version register is the APIC's, and
+ * in x2APIC mode KVM_X86_QUIRK_LAPIC_MMIO_HOLE reads the page as all ones;
+ * the device gets nothing.  Without the quirk the access would exit to
+ * userspace, and so it goes to the device.
+ */
+#define LAPIC_ANSWER	0x1234abcdull
+
+static atomic_int lapic_cmds;
+
+static u64 lapic_handler(void *opaque, const struct ioregionfd_cmd *cmd)
+{
+	atomic_fetch_add(&lapic_cmds, 1);
+	return LAPIC_ANSWER;
+}
+
+static void *lapic_dev_thread(void *arg)
+{
+	int fd = *(int *)arg;
+
+	ioregion_device_serve(fd, fd, lapic_handler, NULL);
+	return NULL;
+}
+
+static void guest_lapic(void)
+{
+	GUEST_SYNC(READ_ONCE(*(u32 *)(APIC_DEFAULT_GPA + APIC_LVR)));
+	x2apic_enable();
+	GUEST_SYNC(READ_ONCE(*(u32 *)(APIC_DEFAULT_GPA + APIC_LVR)));
+	GUEST_SYNC(READ_ONCE(*(u32 *)(APIC_DEFAULT_GPA + APIC_LVR)));
+	GUEST_DONE();
+}
+
+TEST(lapic_precedence)
+{
+	struct kvm_ioregion args = {
+		.guest_paddr = APIC_DEFAULT_GPA,
+		.memory_size = PAGE_SIZE,
+	};
+	struct kvm_lapic_state lapic;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	pthread_t thread;
+	struct ucall uc;
+	u32 lvr;
+	int sv[2];
+
+	if (!kvm_cpu_has(X86_FEATURE_X2APIC) ||
+	    !(kvm_check_cap(KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_LAPIC_MMIO_HOLE))
+		SKIP(return, "KVM has no x2APIC or cannot disable the APIC MMIO hole");
+
+	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), "socketpair() failed");
+	vm = vm_create_with_one_vcpu(&vcpu, guest_lapic);
+	vcpu_set_cpuid_feature(vcpu, X86_FEATURE_X2APIC);
+	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
+	args.read_fd = sv[0];
+	args.write_fd = sv[0];
+	vm_set_ioregion(vm, &args);
+	pthread_create(&thread, NULL, lapic_dev_thread, &sv[1]);
+
+	vcpu_ioctl(vcpu, KVM_GET_LAPIC, &lapic);
+	lvr = *(u32 *)&lapic.regs[APIC_LVR];
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	TEST_ASSERT(get_ucall(vcpu, &uc) == UCALL_SYNC, "expected the xAPIC read");
+	TEST_ASSERT(uc.args[1] == lvr && !atomic_load(&lapic_cmds),
+		    "xAPIC mode: the guest read 0x%lx, the APIC has 0x%x; %d commands",
+		    uc.args[1], lvr, atomic_load(&lapic_cmds));
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	TEST_ASSERT(get_ucall(vcpu, &uc) == UCALL_SYNC, "expected the x2APIC-mode read");
+	TEST_ASSERT(uc.args[1] == 0xffffffff && !atomic_load(&lapic_cmds),
+		    "x2APIC mode, MMIO hole: the guest read 0x%lx; %d commands",
+		    uc.args[1], atomic_load(&lapic_cmds));
+
+	vm_enable_cap(vm, KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_LAPIC_MMIO_HOLE);
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	TEST_ASSERT(get_ucall(vcpu, &uc) == UCALL_SYNC, "expected the read without the hole");
+	TEST_ASSERT(uc.args[1] == (u32)LAPIC_ANSWER && atomic_load(&lapic_cmds) == 1,
+		    "x2APIC mode: the guest read 0x%lx, the device answers 0x%x; %d commands",
+		    uc.args[1], (u32)LAPIC_ANSWER, atomic_load(&lapic_cmds));
+
+	vcpu_run(vcpu);
+	TEST_ASSERT(get_ucall(vcpu, &uc) == UCALL_DONE, "expected the guest to finish");
+	kvm_vm_free(vm);
+	close(sv[0]);
+	pthread_join(thread, NULL);
+	close(sv[1]);
 }
 
 int main(int argc, char *argv[])
