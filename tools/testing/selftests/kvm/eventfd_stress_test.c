@@ -1342,7 +1342,7 @@ static void keep_only_fds(int a, int b)
  * Fork the device.  It holds no fd but its ends, so that its death is the
  * only thing that closes them, and it dies with the test.
  */
-static pid_t ior_spawn(struct ior_dev *d)
+static pid_t spawn_device(struct ior_fds *fds, int (*device)(void *arg), void *arg)
 {
 	pid_t pid;
 
@@ -1352,12 +1352,22 @@ static pid_t ior_spawn(struct ior_dev *d)
 	TEST_ASSERT(pid >= 0, "fork() failed, errno = %d", errno);
 	if (!pid) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		keep_only_fds(d->fds.dev_rfd, d->fds.dev_wfd);
-		_exit(ior_device(d));
+		keep_only_fds(fds->dev_rfd, fds->dev_wfd);
+		_exit(device(arg));
 	}
 
-	close_ends(&d->fds.dev_rfd, &d->fds.dev_wfd);
+	close_ends(&fds->dev_rfd, &fds->dev_wfd);
 	return pid;
+}
+
+static int ior_device_fn(void *arg)
+{
+	return ior_device(arg);
+}
+
+static pid_t ior_spawn(struct ior_dev *d)
+{
+	return spawn_device(&d->fds, ior_device_fn, d);
 }
 
 static void ior_assign(struct kvm_vm *vm, const struct ior_fds *f, u32 gen)
@@ -2513,22 +2523,14 @@ static int str_device(struct str_dev *d)
 	}
 }
 
+static int str_device_fn(void *arg)
+{
+	return str_device(arg);
+}
+
 static pid_t str_spawn(struct str_dev *d)
 {
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	TEST_ASSERT(pid >= 0, "fork() failed, errno = %d", errno);
-	if (!pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		keep_only_fds(d->fds.dev_rfd, d->fds.dev_wfd);
-		_exit(str_device(d));
-	}
-
-	close_ends(&d->fds.dev_rfd, &d->fds.dev_wfd);
-	return pid;
+	return spawn_device(&d->fds, str_device_fn, d);
 }
 
 struct str_gen {
