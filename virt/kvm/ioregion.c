@@ -68,6 +68,13 @@ struct ioregion_wire {
 	u32 discard;
 	/* Set once the byte stream can no longer be trusted. */
 	int error;
+	/* Serializes receiving between the owner and the reaper. */
+	struct mutex rx_lock;
+	/*
+	 * The owner is out of KVM_RUN, its response still to come: the reaper
+	 * receives it in the owner's stead, see ioregion_park().
+	 */
+	bool parked;
 	/* Woken by the socket, see ioregion_wire_wake(). */
 	wait_queue_entry_t wait;
 	struct work_struct reap;
@@ -119,22 +126,11 @@ static void ioregion_wire_unclaim(struct ioregion_wire *wire)
  * so this socket, alive for good, since the AF_UNIX garbage collector does
  * not see KVM's reference to the socket.
  */
-static void ioregion_wire_reap(struct work_struct *work)
+static void ioregion_wire_drop(struct ioregion_wire *wire)
 {
-	struct ioregion_wire *wire = container_of(work, struct ioregion_wire, reap);
 	u8 scratch[sizeof(struct ioregionfd_resp)];
 	struct kvec kvec = { .iov_base = scratch };
-	__poll_t mask;
 	int ret;
-
-	if (!ioregion_wire_try_claim(wire, &ioregion_reaper))
-		return;
-
-	mask = vfs_poll(wire->file, NULL);
-	if (!READ_ONCE(wire->error) && (mask & (EPOLLHUP | EPOLLERR)))
-		WRITE_ONCE(wire->error, -EPIPE);
-	else if (!READ_ONCE(wire->error) && !wire->discard && (mask & EPOLLIN))
-		WRITE_ONCE(wire->error, -EPROTO);
 
 	do {
 		struct msghdr msg = {};
@@ -147,7 +143,86 @@ static void ioregion_wire_reap(struct work_struct *work)
 		if (ret > 0 && !wire->error)
 			wire->discard -= ret;
 	} while (ret > 0);
+}
 
+static bool ioregion_wire_has_data(struct ioregion_wire *wire)
+{
+	return !skb_queue_empty_lockless(&wire->sock->sk->sk_receive_queue);
+}
+
+/*
+ * Receive, without waiting, what has come in for @ctx: first what is left of
+ * abandoned responses, then the response of @ctx.  Return 0 once that is
+ * whole, -EAGAIN while more is to come.
+ */
+static int ioregion_pull(struct ioregion_wire *wire, struct kvm_vcpu_ioregion *ctx)
+{
+	u8 scratch[sizeof(struct ioregionfd_resp)];
+	struct kvec kvec;
+	int ret;
+
+	lockdep_assert_held(&wire->rx_lock);
+
+	while (ctx->done < sizeof(ctx->resp)) {
+		struct msghdr msg = {};
+
+		if (wire->discard) {
+			kvec.iov_base = scratch;
+			kvec.iov_len = min_t(u32, wire->discard, sizeof(scratch));
+		} else {
+			kvec.iov_base = (u8 *)&ctx->resp + ctx->done;
+			kvec.iov_len = sizeof(ctx->resp) - ctx->done;
+		}
+		ret = kernel_recvmsg(wire->sock, &msg, &kvec, 1, kvec.iov_len, MSG_DONTWAIT);
+		/* End of file: the device closed its end. */
+		if (!ret)
+			return -EPIPE;
+		if (ret < 0)
+			return ret;
+		if (wire->discard)
+			wire->discard -= ret;
+		else
+			ctx->done += ret;
+	}
+	return 0;
+}
+
+/* Take the parked owner's response; drop whatever comes after it. */
+static void ioregion_reap_parked(struct ioregion_wire *wire)
+{
+	lockdep_assert_held(&wire->rx_lock);
+
+	if (ioregion_pull(wire, wire->owner) || !ioregion_wire_has_data(wire))
+		return;
+
+	if (!READ_ONCE(wire->error))
+		WRITE_ONCE(wire->error, -EPROTO);
+	ioregion_wire_drop(wire);
+}
+
+static void ioregion_wire_reap(struct work_struct *work)
+{
+	struct ioregion_wire *wire = container_of(work, struct ioregion_wire, reap);
+	__poll_t mask;
+
+	mutex_lock(&wire->rx_lock);
+	if (wire->parked) {
+		ioregion_reap_parked(wire);
+		mutex_unlock(&wire->rx_lock);
+		return;
+	}
+	mutex_unlock(&wire->rx_lock);
+
+	if (!ioregion_wire_try_claim(wire, &ioregion_reaper))
+		return;
+
+	mask = vfs_poll(wire->file, NULL);
+	if (!READ_ONCE(wire->error) && (mask & (EPOLLHUP | EPOLLERR)))
+		WRITE_ONCE(wire->error, -EPIPE);
+	else if (!READ_ONCE(wire->error) && !wire->discard && (mask & EPOLLIN))
+		WRITE_ONCE(wire->error, -EPROTO);
+
+	ioregion_wire_drop(wire);
 	ioregion_wire_unclaim(wire);
 }
 
@@ -164,11 +239,11 @@ static int ioregion_wire_wake(wait_queue_entry_t *wait, unsigned int mode, int s
 	if (key && !(key_to_poll(key) & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
 		return 0;
 
-	/* The task clears rx_task before it can exit, see ioregion_recv(). */
+	/* The task clears rx_task before it can exit, see ioregion_wait_readable(). */
 	task = READ_ONCE(wire->rx_task);
 	if (task)
 		wake_up_process(task);
-	else if (!READ_ONCE(wire->owner))
+	else if (!READ_ONCE(wire->owner) || READ_ONCE(wire->parked))
 		schedule_work(&wire->reap);
 	return 0;
 }
@@ -192,6 +267,7 @@ static struct ioregion_wire *ioregion_wire_get(struct file *file)
 		wire->file = get_file(file);
 		wire->sock = sock;
 		refcount_set(&wire->refs, 1);
+		mutex_init(&wire->rx_lock);
 		init_waitqueue_head(&wire->wq);
 		INIT_WORK(&wire->reap, ioregion_wire_reap);
 		init_waitqueue_func_entry(&wire->wait, ioregion_wire_wake);
@@ -251,7 +327,7 @@ static void ioregion_release(struct kvm_vcpu_ioregion *ctx)
 	ctx->claimed = false;
 	ioregion_wire_unclaim(wire);
 	/* Something may have come in that nobody will wait for. */
-	if (READ_ONCE(wire->discard) || READ_ONCE(wire->error))
+	if (READ_ONCE(wire->discard) || READ_ONCE(wire->error) || ioregion_wire_has_data(wire))
 		schedule_work(&wire->reap);
 }
 
@@ -334,47 +410,44 @@ static int ioregion_wait_readable(struct ioregion_wire *wire)
 	return ret;
 }
 
-/* Receive @len bytes into @buf, resuming after @done of them. */
-static int ioregion_recv(struct ioregion_wire *wire, void *buf, u32 len, u32 *done)
+/*
+ * A signal takes the owner out of KVM_RUN before its response is in.  Have
+ * the reaper receive the response meanwhile: left queued, it may carry the
+ * VM's own fd, which would keep the VM alive once userspace closes all.
+ */
+static void ioregion_park(struct ioregion_wire *wire)
 {
+	mutex_lock(&wire->rx_lock);
+	WRITE_ONCE(wire->parked, true);
+	mutex_unlock(&wire->rx_lock);
+	/* What came in before woke nobody. */
+	schedule_work(&wire->reap);
+}
+
+/* Receive the response of @ctx, after whatever came in so far. */
+static int ioregion_recv_resp(struct kvm_vcpu_ioregion *ctx)
+{
+	struct ioregion_wire *wire = ctx->region->rwire;
 	int ret;
 
-	while (*done < len) {
-		struct kvec kvec = { .iov_base = buf + *done, .iov_len = len - *done };
-		struct msghdr msg = {};
+	if (wire->parked) {
+		if (mutex_lock_interruptible(&wire->rx_lock))
+			return -EINTR;
+		WRITE_ONCE(wire->parked, false);
+		mutex_unlock(&wire->rx_lock);
+	}
 
+	while (ctx->done < sizeof(ctx->resp)) {
 		/* A response is rarely in yet: a poll costs less than a receive. */
 		ret = ioregion_wait_readable(wire);
 		if (ret)
 			return ret;
 
-		ret = kernel_recvmsg(wire->sock, &msg, &kvec, 1, kvec.iov_len, MSG_DONTWAIT);
-		if (ret > 0) {
-			*done += ret;
-			continue;
-		}
-		/* End of file: the device closed its end. */
-		if (!ret)
-			return -EPIPE;
-		if (ret != -EAGAIN)
-			return ret;
-	}
-	return 0;
-}
-
-/* Drop what is left of responses to commands whose vCPU went away. */
-static int ioregion_recv_discard(struct ioregion_wire *wire)
-{
-	u8 scratch[sizeof(struct ioregionfd_resp)];
-	u32 got;
-	int ret;
-
-	while (wire->discard) {
-		got = 0;
-		ret = ioregion_recv(wire, scratch, min_t(u32, wire->discard, sizeof(scratch)),
-				    &got);
-		wire->discard -= got;
-		if (ret)
+		if (mutex_lock_interruptible(&wire->rx_lock))
+			return -EINTR;
+		ret = ioregion_pull(wire, ctx);
+		mutex_unlock(&wire->rx_lock);
+		if (ret && ret != -EAGAIN)
 			return ret;
 	}
 	return 0;
@@ -480,9 +553,7 @@ static int ioregion_serve_piece(struct kvm_vcpu *vcpu, void *pio_data)
 		ctx->done = 0;
 	}
 
-	ret = ioregion_recv_discard(in);
-	if (!ret)
-		ret = ioregion_recv(in, &ctx->resp, sizeof(ctx->resp), &ctx->done);
+	ret = ioregion_recv_resp(ctx);
 	if (ret)
 		return ret;
 
@@ -594,9 +665,15 @@ static void ioregion_end(struct kvm_vcpu_ioregion *ctx)
 /* Abandon the piece, keeping the stream in step for the fds' other users. */
 static void ioregion_abandon(struct kvm_vcpu_ioregion *ctx)
 {
-	/* The owner alone touches discard, see ioregion_recv_discard(). */
-	if (ctx->claimed && ctx->state == IOREGION_RECV)
-		ctx->region->rwire->discard += sizeof(ctx->resp) - ctx->done;
+	struct ioregion_wire *wire = ctx->region->rwire;
+
+	if (ctx->claimed && ctx->state == IOREGION_RECV) {
+		/* The reaper may be receiving for a parked owner. */
+		mutex_lock(&wire->rx_lock);
+		WRITE_ONCE(wire->parked, false);
+		wire->discard += sizeof(ctx->resp) - ctx->done;
+		mutex_unlock(&wire->rx_lock);
+	}
 	ioregion_release(ctx);
 }
 
@@ -646,6 +723,8 @@ static int ioregion_interrupted(struct kvm_vcpu *vcpu, void *pio_data)
 		ioregion_abandon(ctx);
 		ioregion_fail(vcpu, -ECANCELED);
 	} else {
+		if (ctx->claimed && ctx->state == IOREGION_RECV)
+			ioregion_park(ctx->region->rwire);
 		ioregion_fill_exit(ctx, vcpu->run, KVM_EXIT_IOREGIONFD_PENDING, -EINTR, pio_data);
 	}
 	return -EINTR;
