@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,14 +250,26 @@ struct run_arg {
 	struct kvm_vcpu *vcpu;
 	u64 value;
 	int ret;
+	int err;
+	/* Run as SCHED_IDLE, on the CPU of the thread that plays the device. */
+	bool idle;
+	cpu_set_t cpus;
 };
 
 static void *run_reader(void *arg)
 {
 	struct run_arg *ra = arg;
+	struct sched_param param = {};
 	struct ucall uc;
 
+	if (ra->idle) {
+		TEST_ASSERT(!sched_setaffinity(0, sizeof(ra->cpus), &ra->cpus),
+			    "sched_setaffinity() failed");
+		TEST_ASSERT(!sched_setscheduler(0, SCHED_IDLE, &param),
+			    "sched_setscheduler(SCHED_IDLE) failed");
+	}
 	ra->ret = __vcpu_run(ra->vcpu);
+	ra->err = errno;
 	if (!ra->ret && get_ucall(ra->vcpu, &uc) == UCALL_SYNC)
 		ra->value = uc.args[1];
 	return NULL;
@@ -337,6 +350,142 @@ TEST_F(lifetime, killed_vcpu_of_a_live_vm)
 	close(ctl[1]);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* Send @len bytes of @buf with @nr fds attached. */
+static void send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nr)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 2)] = {};
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = CMSG_SPACE(sizeof(int) * nr),
+	};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nr);
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nr);
+	TEST_ASSERT(sendmsg(sock, &msg, 0) == len, "sendmsg(SCM_RIGHTS) failed, errno = %d",
+		    errno);
+}
+
+static void on_signal(int sig)
+{
+}
+
+/*
+ * Stop a vCPU with a signal while it waits for its response on @sv[0], so
+ * that it returns to userspace with the access pending and still owns the
+ * stream.
+ */
+static struct kvm_vm *interrupted_reader(struct __test_metadata *_metadata, const int *sv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct run_arg ra = {};
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	pthread_t thread;
+
+	TEST_ASSERT(!sigaction(SIGUSR1, &sa, NULL), "sigaction() failed");
+	vm = reader_vm(&vcpu, sv[0], 1);
+	ra.vcpu = vcpu;
+	TEST_ASSERT(!pthread_create(&thread, NULL, run_reader, &ra), "pthread_create() failed");
+	take_cmd(_metadata, sv[1], 1);
+	TEST_ASSERT(!pthread_kill(thread, SIGUSR1), "pthread_kill() failed");
+	TEST_ASSERT(!pthread_join(thread, NULL), "pthread_join() failed");
+	TEST_ASSERT(ra.ret == -1 && ra.err == EINTR &&
+		    vcpu->run->exit_reason == KVM_EXIT_IOREGIONFD_PENDING,
+		    "KVM_RUN returned %d, exit %s", ra.ret,
+		    exit_reason_str(vcpu->run->exit_reason));
+	return vm;
+}
+
+/*
+ * The VM's fd rides in the response to a vCPU that a signal took out of
+ * KVM_RUN, and userspace closes everything without running it again.
+ */
+TEST_F(lifetime, vm_fd_in_the_response_of_an_interrupted_read)
+{
+	struct ioregionfd_resp resp = { .data = 0x1234 };
+	int i, sv[2];
+
+	for (i = 0; i < NR_ROUNDS; i++) {
+		struct kvm_vm *vm;
+
+		ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		vm = interrupted_reader(_metadata, sv);
+		send_with_fds(sv[1], &resp, sizeof(resp), &vm->fd, 1);
+		close(sv[0]);
+		close(sv[1]);
+		drop_vm(vm);
+		wait_for_vms(_metadata, self->before, i);
+	}
+}
+
+/* The same, with the VM's fd in data that follows the whole response. */
+TEST_F(lifetime, vm_fd_after_the_response_of_an_interrupted_read)
+{
+	char byte = 'k';
+	int i, sv[2];
+
+	for (i = 0; i < NR_ROUNDS; i++) {
+		struct kvm_vm *vm;
+
+		ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		vm = interrupted_reader(_metadata, sv);
+		ASSERT_EQ(ioregion_device_send_resp(sv[1], 0x1234), 0);
+		send_with_fds(sv[1], &byte, 1, &vm->fd, 1);
+		close(sv[0]);
+		close(sv[1]);
+		drop_vm(vm);
+		wait_for_vms(_metadata, self->before, i);
+	}
+}
+
+/*
+ * A running vCPU takes its response while data nobody asked for, with the
+ * VM's fd, queues up behind it.  The vCPU is SCHED_IDLE on the device's
+ * CPU, so that the response does not let it run before the rest is sent.
+ */
+TEST_F(lifetime, vm_fd_behind_a_response)
+{
+	int i, sv[2], fds[2];
+	cpu_set_t saved;
+	char byte = 'k';
+
+	ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	for (i = 0; i < NR_ROUNDS; i++) {
+		struct run_arg ra = { .idle = true };
+		struct kvm_vcpu *vcpu;
+		struct kvm_vm *vm;
+		pthread_t thread;
+
+		CPU_ZERO(&ra.cpus);
+		CPU_SET(sched_getcpu(), &ra.cpus);
+		ASSERT_EQ(sched_setaffinity(0, sizeof(ra.cpus), &ra.cpus), 0);
+		ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		vm = reader_vm(&vcpu, sv[0], 1);
+		ra.vcpu = vcpu;
+		ASSERT_EQ(pthread_create(&thread, NULL, run_reader, &ra), 0);
+		take_cmd(_metadata, sv[1], 1);
+		ASSERT_EQ(ioregion_device_send_resp(sv[1], 0x1234), 0);
+		/* The peer travels too, so that KVM's end sees no hang-up. */
+		fds[0] = vm->fd;
+		fds[1] = sv[1];
+		send_with_fds(sv[1], &byte, 1, fds, 2);
+		ASSERT_EQ(pthread_join(thread, NULL), 0);
+		ASSERT_EQ(ra.ret, 0);
+		ASSERT_EQ(ra.value, 0x1234);
+		ASSERT_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
+		close(sv[0]);
+		close(sv[1]);
+		drop_vm(vm);
+		wait_for_vms(_metadata, self->before, i);
+	}
 }
 
 TEST_HARNESS_MAIN
