@@ -49,7 +49,7 @@ export KBUILD_BUILD_USER := kvmfd
 export KBUILD_BUILD_HOST := kvmfd
 KMAKE = $(MAKE) --no-print-directory -C $(1) O=$(or $(2),_build) CC="ccache gcc" -j$(J)
 
-.PHONY: all check series bench clean deps base tree kernel stock-kernel debug-kernel selftests demo
+.PHONY: all check series bench bench-bin profile clean deps base tree kernel stock-kernel debug-kernel selftests demo
 .NOTPARALLEL:
 
 all: kernel selftests demo
@@ -151,10 +151,12 @@ BENCH_ICOUNT ?=
 BD := $(B)/bench$(if $(BENCH_ICOUNT),-icount)
 BENCH_VMRUN = $(H)/vm-run $(if $(BENCH_ICOUNT),--icount $(BENCH_ICOUNT)) --timeout 1800
 
-bench: selftests stock-kernel
+bench-bin: selftests
 	@echo "  CC      $(B)/bench-bin"
 	@ccache gcc $(DEMO_CFLAGS) $(H)/bench.c $(ST)/lib/*.o $(ST)/lib/x86_64/*.o \
 		-pthread -ldl -o $(B)/bench-bin
+
+bench: bench-bin stock-kernel
 	@rm -rf $(BD) && mkdir -p $(BD)
 	@for r in $$(seq $(BENCH_ROUNDS)); do \
 		for k in patched stock; do \
@@ -174,6 +176,15 @@ bench: selftests stock-kernel
 		$$(if [ -n '$(BENCH_ICOUNT)' ]; then echo 'TCG with -icount shift=$(BENCH_ICOUNT), so times count instructions, 2^$(BENCH_ICOUNT) ns each'; \
 		elif grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then echo KVM; else echo TCG; fi)"
 	@gnuplot $(BD)/bench.gp && echo "  PLOT    $(BD)/bench.png"
+
+# Where one benchmark case spends its instructions, by kernel function,
+# e.g. make profile PROFILE_CASE=forwarded-read.  TCG hosts only.
+PROFILE_CASE ?= ioregionfd-read
+profile: bench-bin
+	@echo "  CC      $(B)/insn-profile.so"
+	@ccache gcc -O2 -Wall -shared -fPIC $(H)/insn-profile.c -o $(B)/insn-profile.so
+	@echo "  PROFILE $(PROFILE_CASE)"
+	@$(H)/profile $(B)/insn-profile.so $(B)/bench-bin $(call BZIMAGE,$(TREE)) $(PROFILE_CASE)
 
 series: tree
 	@$(H)/mkseries.sh $(CURDIR) $(BASE_TREE) $(B)/series
