@@ -325,9 +325,16 @@ static void ioregion_release(struct kvm_vcpu_ioregion *ctx)
 		return;
 
 	ctx->claimed = false;
+	/*
+	 * Past the owner's response, only what is left of abandoned ones may
+	 * come.  Fail the stream on anything else before the next owner can
+	 * send a command, whose response it would garble.
+	 */
+	if (!wire->discard && !READ_ONCE(wire->error) && ioregion_wire_has_data(wire))
+		WRITE_ONCE(wire->error, -EPROTO);
 	ioregion_wire_unclaim(wire);
 	/* Something may have come in that nobody will wait for. */
-	if (READ_ONCE(wire->discard) || READ_ONCE(wire->error) || ioregion_wire_has_data(wire))
+	if (READ_ONCE(wire->discard) || READ_ONCE(wire->error))
 		schedule_work(&wire->reap);
 }
 

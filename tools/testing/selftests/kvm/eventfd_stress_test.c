@@ -1034,7 +1034,7 @@ enum ior_fault {
 	IOR_SHORT_CLOSE,
 	/* 32 random bytes with nonzero pad. */
 	IOR_GARBAGE,
-	/* A response with extra bytes, which garble the next response. */
+	/* A response with extra bytes, after which no command may come. */
 	IOR_LONG,
 	/* Its regions are deassigned while it holds a command, which it then answers. */
 	IOR_DEASSIGN_HELD,
@@ -1064,7 +1064,7 @@ struct ior_shared {
 	bool busy;
 	/* Failed on fault_cmd. */
 	bool faulted;
-	/* IOR_LONG: victim_cmd is the command whose response it garbled. */
+	/* IOR_LONG: victim_cmd is a command that came after the long response. */
 	bool victim_known;
 	/* Set by the host: IOR_DEASSIGN_HELD may answer fault_cmd. */
 	bool release;
@@ -1188,9 +1188,10 @@ static bool ior_dev_fault(struct ior_dev *d, const struct ioregionfd_cmd *cmd, u
 		break;
 	case IOR_LONG:
 		/*
-		 * Past the data of the next response, so that its pad is garbage,
-		 * but short of a whole one: KVM then fails the next command only
-		 * once the device took it and answered.
+		 * Past the data of a next response, but short of a whole one: were
+		 * the extra bytes left queued, they would garble the pad of the
+		 * next response.  KVM must instead fail the read_fd as the vCPU
+		 * lets go of it, before it sends another command.
 		 */
 		n = sizeof(resp) + 9 + rand_below(&d->rng, sizeof(resp) - 9);
 		memcpy(buf, &resp, sizeof(resp));
@@ -1856,7 +1857,8 @@ static void ior_check_device(struct ior_stress *s, int status, enum ior_fault fa
 
 /*
  * The access that the device failed on is the first failure of its vCPU.
- * For IOR_LONG that is the next one, whose response the extra bytes garbled.
+ * After IOR_LONG no command that expects a response may reach the device:
+ * the accesses fail before KVM sends them.
  */
 static void ior_check_victim(struct ior_stress *s, u32 gen, enum ior_fault fault)
 {
@@ -1871,9 +1873,10 @@ static void ior_check_victim(struct ior_stress *s, u32 gen, enum ior_fault fault
 
 	if (fault == IOR_LONG) {
 		/* Acquire: pairs with the release by the device. */
-		TEST_ASSERT(smp_load_acquire(&s->sh->victim_known),
-			    "Device %u failed on no command after its long response", gen);
-		cmd = &s->sh->victim_cmd;
+		TEST_ASSERT(!smp_load_acquire(&s->sh->victim_known),
+			    "Device %u got %s after its long response",
+			    gen, cmd_str(&s->sh->victim_cmd, buf[0], sizeof(buf[0])));
+		return;
 	}
 
 	reg = ior_region(ior_ud_region(cmd->user_data));
