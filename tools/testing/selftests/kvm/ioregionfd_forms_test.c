@@ -659,7 +659,16 @@ static void do_movs(struct kvm_vcpu *vcpu, bool to_region, u32 size, u32 count, 
  * rep movsb and rep movsd in both directions: one command per element, the
  * elements in order, the page boundary inside the region crossed on the way.
  */
-KVM_ONE_VCPU_TEST(forms, rep_movs, guest_code)
+static void __forms_rep_movs(struct kvm_vcpu *vcpu);
+
+/* Thousands of commands: the debug kernel takes more than the default 30 s. */
+TEST_F_TIMEOUT(forms, rep_movs, 300)
+{
+	vcpu_arch_set_entry_point(self->vcpu, guest_code);
+	__forms_rep_movs(self->vcpu);
+}
+
+static void __forms_rep_movs(struct kvm_vcpu *vcpu)
 {
 	int i, to_region;
 
