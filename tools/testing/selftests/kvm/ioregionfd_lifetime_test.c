@@ -66,15 +66,15 @@ static int count_vms(void)
 	return n;
 }
 
-static void send_fds(int sock, const int *fds, int nr)
+/* Send @len bytes of @buf with @nr fds attached. */
+static void send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nr)
 {
-	char buf[CMSG_SPACE(sizeof(int) * 4)] = {};
-	char byte = 'k';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)] = {};
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
-		.msg_control = buf,
+		.msg_control = cbuf,
 		.msg_controllen = CMSG_SPACE(sizeof(int) * nr),
 	};
 	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
@@ -83,7 +83,16 @@ static void send_fds(int sock, const int *fds, int nr)
 	cmsg->cmsg_type = SCM_RIGHTS;
 	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nr);
 	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nr);
-	TEST_ASSERT(sendmsg(sock, &msg, 0) == 1, "sendmsg(SCM_RIGHTS) failed, errno = %d", errno);
+	TEST_ASSERT(sendmsg(sock, &msg, 0) == len, "sendmsg(SCM_RIGHTS) failed, errno = %d",
+		    errno);
+}
+
+/* One byte, to carry @nr fds. */
+static void send_fds(int sock, const int *fds, int nr)
+{
+	char byte = 'k';
+
+	send_with_fds(sock, &byte, 1, fds, nr);
 }
 
 static void add_region(struct kvm_vm *vm, int read_fd, int write_fd)
@@ -350,27 +359,6 @@ TEST_F(lifetime, killed_vcpu_of_a_live_vm)
 	close(ctl[1]);
 	close(sv[0]);
 	close(sv[1]);
-}
-
-/* Send @len bytes of @buf with @nr fds attached. */
-static void send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nr)
-{
-	char cbuf[CMSG_SPACE(sizeof(int) * 2)] = {};
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = CMSG_SPACE(sizeof(int) * nr),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nr);
-	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nr);
-	TEST_ASSERT(sendmsg(sock, &msg, 0) == len, "sendmsg(SCM_RIGHTS) failed, errno = %d",
-		    errno);
 }
 
 static void on_signal(int sig)
