@@ -186,7 +186,7 @@ profile: bench-bin
 	@echo "  PROFILE $(PROFILE_CASE)"
 	@$(H)/profile $(B)/insn-profile.so $(B)/bench-bin $(call BZIMAGE,$(TREE)) $(PROFILE_CASE)
 
-series: tree
+series: kernel
 	@$(H)/mkseries.sh $(CURDIR) $(BASE_TREE) $(B)/series
 
 clean:
