@@ -574,6 +574,20 @@ static const u32 counts[] = { 1, 2, 17, MAX_COUNT };
 
 KVM_ONE_VCPU_TEST_SUITE(forms);
 
+/*
+ * The string cases send thousands of commands, and the debug kernel on a
+ * loaded CI host takes minutes for them, not the harness's default 30 s.
+ */
+#define FORMS_STRING_TEST(test)						\
+static void __forms_##test(struct kvm_vcpu *vcpu);			\
+									\
+TEST_F_TIMEOUT(forms, test, 300)					\
+{									\
+	vcpu_arch_set_entry_point(self->vcpu, guest_code);		\
+	__forms_##test(self->vcpu);					\
+}									\
+static void __forms_##test(struct kvm_vcpu *vcpu)
+
 /* Single mov loads and stores of each size, and in/out of each size. */
 KVM_ONE_VCPU_TEST(forms, mov, guest_code)
 {
@@ -659,16 +673,7 @@ static void do_movs(struct kvm_vcpu *vcpu, bool to_region, u32 size, u32 count, 
  * rep movsb and rep movsd in both directions: one command per element, the
  * elements in order, the page boundary inside the region crossed on the way.
  */
-static void __forms_rep_movs(struct kvm_vcpu *vcpu);
-
-/* Thousands of commands: the debug kernel takes more than the default 30 s. */
-TEST_F_TIMEOUT(forms, rep_movs, 300)
-{
-	vcpu_arch_set_entry_point(self->vcpu, guest_code);
-	__forms_rep_movs(self->vcpu);
-}
-
-static void __forms_rep_movs(struct kvm_vcpu *vcpu)
+FORMS_STRING_TEST(rep_movs)
 {
 	int i, to_region;
 
@@ -721,7 +726,7 @@ KVM_ONE_VCPU_TEST(forms, rep_movs_page_crossing, guest_code)
 }
 
 /* rep lodsd leaves the last element in eax; rep stosd writes eax to each. */
-KVM_ONE_VCPU_TEST(forms, rep_lods_stos, guest_code)
+FORMS_STRING_TEST(rep_lods_stos)
 {
 	const u64 offset = 0x7f0;
 	struct guest_op op;
@@ -764,7 +769,7 @@ KVM_ONE_VCPU_TEST(forms, rep_lods_stos, guest_code)
 static const u8 pio_sizes[] = { 1, 2, 4 };
 
 /* rep ins of each size on one port of the PIO region: one command per element. */
-KVM_ONE_VCPU_TEST(forms, rep_ins, guest_code)
+FORMS_STRING_TEST(rep_ins)
 {
 	const u64 offset = 0x20, port = PIO_BASE + offset;
 	struct guest_op op;
@@ -790,7 +795,7 @@ KVM_ONE_VCPU_TEST(forms, rep_ins, guest_code)
 }
 
 /* rep outs of each size on one port of the PIO region: one command per element. */
-KVM_ONE_VCPU_TEST(forms, rep_outs, guest_code)
+FORMS_STRING_TEST(rep_outs)
 {
 	const u64 offset = 0x20, port = PIO_BASE + offset;
 	struct guest_op op;

@@ -41,6 +41,9 @@
 /* Milliseconds to wait for a command that must come. */
 #define CMD_TIMEOUT_MS	10000
 
+/* NR_ROUNDS VMs a case: the debug kernel on a loaded host needs minutes. */
+#define CASE_TIMEOUT	300
+
 static void guest_read(void)
 {
 	GUEST_SYNC(READ_ONCE(*(u64 *)REGION_GPA));
@@ -143,7 +146,7 @@ FIXTURE_TEARDOWN(lifetime)
 }
 
 /* The VM's fd sits in the receive queue of the socket that serves it. */
-TEST_F(lifetime, vm_fd_in_read_fd)
+TEST_F_TIMEOUT(lifetime, vm_fd_in_read_fd, CASE_TIMEOUT)
 {
 	int i, sv[2];
 
@@ -164,7 +167,7 @@ TEST_F(lifetime, vm_fd_in_read_fd)
  * The peer's fd travels with the VM's, so that the peer is never closed
  * and the socket never sees a hang-up.
  */
-TEST_F(lifetime, vm_and_peer_fds_in_read_fd)
+TEST_F_TIMEOUT(lifetime, vm_and_peer_fds_in_read_fd, CASE_TIMEOUT)
 {
 	int i, sv[2];
 
@@ -185,7 +188,7 @@ TEST_F(lifetime, vm_and_peer_fds_in_read_fd)
 }
 
 /* The socket KVM only writes commands to is the one holding the VM. */
-TEST_F(lifetime, vm_fd_in_write_fd)
+TEST_F_TIMEOUT(lifetime, vm_fd_in_write_fd, CASE_TIMEOUT)
 {
 	int i, cmd[2], resp[2];
 
@@ -209,7 +212,7 @@ TEST_F(lifetime, vm_fd_in_write_fd)
 }
 
 /* The control: the same cycle without a region is the AF_UNIX GC's. */
-TEST_F(lifetime, no_region)
+TEST_F_TIMEOUT(lifetime, no_region, CASE_TIMEOUT)
 {
 	int i, sv[2];
 
@@ -308,7 +311,7 @@ static int recv_fd(int sock)
  * because another process holds its fd, must not keep the shared socket
  * from a second VM, and the answer to its command must not reach that VM.
  */
-TEST_F(lifetime, killed_vcpu_of_a_live_vm)
+TEST_F_TIMEOUT(lifetime, killed_vcpu_of_a_live_vm, CASE_TIMEOUT)
 {
 	struct kvm_vcpu *vcpu1, *vcpu2;
 	struct run_arg ra = {};
@@ -396,7 +399,7 @@ static struct kvm_vm *interrupted_reader(struct __test_metadata *_metadata, cons
  * The VM's fd rides in the response to a vCPU that a signal took out of
  * KVM_RUN, and userspace closes everything without running it again.
  */
-TEST_F(lifetime, vm_fd_in_the_response_of_an_interrupted_read)
+TEST_F_TIMEOUT(lifetime, vm_fd_in_the_response_of_an_interrupted_read, CASE_TIMEOUT)
 {
 	struct ioregionfd_resp resp = { .data = 0x1234 };
 	int i, sv[2];
@@ -415,7 +418,7 @@ TEST_F(lifetime, vm_fd_in_the_response_of_an_interrupted_read)
 }
 
 /* The same, with the VM's fd in data that follows the whole response. */
-TEST_F(lifetime, vm_fd_after_the_response_of_an_interrupted_read)
+TEST_F_TIMEOUT(lifetime, vm_fd_after_the_response_of_an_interrupted_read, CASE_TIMEOUT)
 {
 	char byte = 'k';
 	int i, sv[2];
@@ -439,7 +442,7 @@ TEST_F(lifetime, vm_fd_after_the_response_of_an_interrupted_read)
  * VM's fd, queues up behind it.  The vCPU is SCHED_IDLE on the device's
  * CPU, so that the response does not let it run before the rest is sent.
  */
-TEST_F(lifetime, vm_fd_behind_a_response)
+TEST_F_TIMEOUT(lifetime, vm_fd_behind_a_response, CASE_TIMEOUT)
 {
 	int i, sv[2], fds[2];
 	cpu_set_t saved;

@@ -1357,7 +1357,7 @@ TEST(named_fifo)
  * Four vCPUs share the fds, each with its own regions.  The device checks
  * that every command is whole and that none is lost or repeated.
  */
-TEST_F_TIMEOUT(ioregionfd, four_vcpus, 120)
+TEST_F_TIMEOUT(ioregionfd, four_vcpus, 600)
 {
 	const int nr = 4;
 	const u64 iters = 300;
@@ -1391,7 +1391,7 @@ TEST_F_TIMEOUT(ioregionfd, four_vcpus, 120)
  * Two VMs share the fds; once one is gone the other goes on.  VM i has
  * vCPU index i in guest_stress(), so the two use different regions.
  */
-TEST_F_TIMEOUT(ioregionfd, two_vms, 120)
+TEST_F_TIMEOUT(ioregionfd, two_vms, 300)
 {
 	const u64 iters = 200;
 	struct test_dev *dev = &self->dev;
@@ -1429,7 +1429,7 @@ TEST_F_TIMEOUT(ioregionfd, two_vms, 120)
  * KVM_EXIT_IOREGIONFD_PENDING if an access was under way, and picks up where
  * it left: the device gets every command once and the guest every read.
  */
-TEST_F_TIMEOUT(ioregionfd, signal_storm, 120)
+TEST_F_TIMEOUT(ioregionfd, signal_storm, 300)
 {
 	const int nr = 2;
 	const u64 iters = 100;

@@ -618,7 +618,7 @@ static void run_round(struct irqfd_ctx *c, struct round *r)
  * interrupts all along.  At the end of each round, check the interrupts
  * against the signals and that a lone signal still gets its interrupt.
  */
-TEST_F_TIMEOUT(irqfd_mask, concurrent, 60)
+TEST_F_TIMEOUT(irqfd_mask, concurrent, 120)
 {
 	struct irqfd_ctx *c = &self->c;
 	unsigned int seed = time(NULL) ^ getpid();
@@ -678,7 +678,7 @@ static bool wait_irr(struct irqfd_ctx *c)
  * a resampling irqfd's line is still asserted then, and must not raise an
  * interrupt again once the guest EOIs, whether or not the irqfd is gone.
  */
-TEST_F_TIMEOUT(irqfd_mask, mask_during_eoi, 60)
+TEST_F_TIMEOUT(irqfd_mask, mask_during_eoi, 120)
 {
 	struct irqfd_ctx *c = &self->c;
 	unsigned int seed = time(NULL) ^ getpid();
