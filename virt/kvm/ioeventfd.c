@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <linux/delay.h>
 #include <linux/eventfd.h>
+#include <linux/fault-inject.h>
 #include <linux/file.h>
 #include <linux/hash.h>
 #include <linux/kvm_host.h>
@@ -153,6 +155,28 @@ static unsigned int ioeventfd_signal_wildcards(struct ioeventfd_group *group)
 	return signals;
 }
 
+#ifdef CONFIG_FAULT_INJECTION
+#define IOEVENTFD_INJECTED_DELAY_MS	50
+
+static DECLARE_FAULT_ATTR(ioeventfd_delay_signal);
+
+/*
+ * Stall a vCPU between finding a data-match item and signalling it, so that
+ * a test can deassign the item in between and check that deassign waits for
+ * the signal.  Only a task's /proc/self/task/TID/fail-nth arms this: the
+ * attribute's own probability stays zero.
+ */
+static void ioeventfd_inject_delay(void)
+{
+	if (should_fail_ex(&ioeventfd_delay_signal, 1, FAULT_NOWARN))
+		mdelay(IOEVENTFD_INJECTED_DELAY_MS);
+}
+#else
+static inline void ioeventfd_inject_delay(void)
+{
+}
+#endif
+
 static unsigned int ioeventfd_signal_datamatch(struct ioeventfd_group *group, u64 value)
 {
 	struct ioeventfd_table *table = ioeventfd_table(group);
@@ -165,6 +189,7 @@ static unsigned int ioeventfd_signal_datamatch(struct ioeventfd_group *group, u6
 		if (item->datamatch != value)
 			continue;
 
+		ioeventfd_inject_delay();
 		eventfd_signal(item->eventfd);
 		signals++;
 	}
