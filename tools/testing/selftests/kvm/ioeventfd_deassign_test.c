@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Once KVM_IOEVENTFD deassign returns, no vCPU may signal the item again:
+ * deassign has to wait for every vCPU that found the item before it went.
+ *
+ * A vCPU writes a data-match doorbell in a loop while the host deassigns the
+ * item.  The eventfd is read at once after deassign returns, and again once
+ * the vCPU has left KVM_RUN; the second read must find nothing.
+ *
+ * The window between a vCPU finding the item and signalling it is a few
+ * instructions.  Kernels with CONFIG_FAULT_INJECTION widen it: writing 1 to
+ * /proc/self/task/TID/fail-nth makes the vCPU thread's next data-match
+ * signal wait IOEVENTFD_INJECTED_DELAY_MS first.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+#include <linux/sizes.h>
+
+#include "kvm_test_harness.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+
+/* Outside every memslot, identity mapped. */
+#define DOORBELL_GPA		(4ull * SZ_1G)
+
+#define VAL_KEEPER		0x1111
+#define VAL_RACED		0x2222
+
+/* As in virt/kvm/ioeventfd.c. */
+#define INJECTED_DELAY_MS	50
+
+#define NR_ROUNDS		200
+
+static void guest_code(void)
+{
+	for (;;)
+		WRITE_ONCE(*(u32 *)DOORBELL_GPA, VAL_RACED);
+}
+
+static void ioeventfd(struct kvm_vm *vm, int fd, u64 val, u32 flags)
+{
+	struct kvm_ioeventfd args = {
+		.datamatch = val,
+		.addr = DOORBELL_GPA,
+		.len = 4,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | flags,
+	};
+
+	vm_ioctl(vm, KVM_IOEVENTFD, &args);
+}
+
+/* Read and reset a nonblocking eventfd's counter. */
+static u64 eventfd_take(int fd)
+{
+	ssize_t ret;
+	u64 val;
+
+	ret = read(fd, &val, sizeof(val));
+	if (ret < 0 && errno == EAGAIN)
+		return 0;
+
+	TEST_ASSERT(ret == sizeof(val), "read(eventfd) returned %ld, errno %d", ret, errno);
+	return val;
+}
+
+static s64 ms_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* Write @val to the calling thread's fail-nth; false if the kernel has none. */
+static bool set_fail_nth(const char *val)
+{
+	char path[64];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/fail-nth", gettid());
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return false;
+
+	ret = write(fd, val, strlen(val));
+	close(fd);
+	return ret == strlen(val);
+}
+
+/* Whether the last fail-nth the thread armed was used up. */
+static bool fail_nth_used(void)
+{
+	char path[64], buf[16] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/fail-nth", gettid());
+	fd = open(path, O_RDONLY);
+	TEST_ASSERT(fd >= 0, "open(%s) failed, errno %d", path, errno);
+	TEST_ASSERT(read(fd, buf, sizeof(buf) - 1) > 0, "read(%s) failed", path);
+	close(fd);
+	return atoi(buf) == 0;
+}
+
+struct round {
+	struct kvm_vcpu *vcpu;
+	bool inject;
+	/* Out: the injection point stalled this round's first signal. */
+	bool stalled;
+};
+
+/* Run until the first write that no item takes, which follows the deassign. */
+static void *vcpu_round(void *arg)
+{
+	struct round *r = arg;
+	struct kvm_run *run = r->vcpu->run;
+	u32 data;
+
+	if (r->inject)
+		TEST_ASSERT(set_fail_nth("1"), "fail-nth went away");
+
+	vcpu_run(r->vcpu);
+
+	if (r->inject) {
+		r->stalled = fail_nth_used();
+		set_fail_nth("0");
+	}
+
+	memcpy(&data, run->mmio.data, sizeof(data));
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write &&
+		    run->mmio.phys_addr == DOORBELL_GPA && data == VAL_RACED,
+		    "expected the doorbell write to exit once its item was gone, got exit %s",
+		    exit_reason_str(run->exit_reason));
+	return NULL;
+}
+
+/* Whether fail-nth reaches KVM's injection point in this kernel. */
+static bool probe_injection(struct kvm_vcpu *vcpu, int fd)
+{
+	struct round r = { .vcpu = vcpu, .inject = true };
+	pthread_t thread;
+
+	if (!set_fail_nth("0"))
+		return false;
+
+	/* Let the round end on its own: the stalled signal comes, then the deassign. */
+	ioeventfd(vcpu->vm, fd, VAL_RACED, 0);
+	pthread_create(&thread, NULL, vcpu_round, &r);
+	while (!eventfd_take(fd))
+		usleep(1000);
+	ioeventfd(vcpu->vm, fd, VAL_RACED, KVM_IOEVENTFD_FLAG_DEASSIGN);
+	pthread_join(thread, NULL);
+	eventfd_take(fd);
+	return r.stalled;
+}
+
+FIXTURE(deassign) {
+	struct kvm_vcpu *vcpu;
+	int fd;
+	int keeper_fd;
+};
+
+/* With a keeper, deassign removes an item; without, the whole group. */
+FIXTURE_VARIANT(deassign) {
+	bool keeper;
+};
+
+FIXTURE_VARIANT_ADD(deassign, item) {
+	.keeper = true,
+};
+
+FIXTURE_VARIANT_ADD(deassign, group) {
+	.keeper = false,
+};
+
+FIXTURE_SETUP(deassign)
+{
+	struct kvm_vm *vm;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "The vCPU and the deassign need a CPU each");
+
+	vm = vm_create_with_one_vcpu(&self->vcpu, guest_code);
+	virt_map(vm, DOORBELL_GPA, DOORBELL_GPA, 1);
+
+	self->fd = eventfd(0, EFD_NONBLOCK);
+	self->keeper_fd = eventfd(0, EFD_NONBLOCK);
+	TEST_ASSERT(self->fd >= 0 && self->keeper_fd >= 0, "eventfd() failed");
+
+	if (variant->keeper) {
+		TEST_REQUIRE(kvm_has_cap(KVM_CAP_IOEVENTFD_GROUPS));
+		ioeventfd(vm, self->keeper_fd, VAL_KEEPER, 0);
+	}
+}
+
+FIXTURE_TEARDOWN(deassign)
+{
+	if (!self->vcpu)
+		return;
+	kvm_vm_free(self->vcpu->vm);
+	close(self->fd);
+	close(self->keeper_fd);
+}
+
+/*
+ * Deassign while the vCPU writes: without injection once the writes reach
+ * the eventfd, with it at a spread of times into the stalled first signal.
+ */
+static s64 race_once(struct kvm_vcpu *vcpu, int fd, bool inject, int i, bool *stalled)
+{
+	struct round r = { .vcpu = vcpu, .inject = inject };
+	struct timespec start;
+	pthread_t thread;
+	u64 before, after;
+	s64 ms;
+
+	ioeventfd(vcpu->vm, fd, VAL_RACED, 0);
+	pthread_create(&thread, NULL, vcpu_round, &r);
+
+	if (inject) {
+		usleep((i % 10) * INJECTED_DELAY_MS * 100);
+	} else {
+		while (!eventfd_take(fd))
+			;
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	ioeventfd(vcpu->vm, fd, VAL_RACED, KVM_IOEVENTFD_FLAG_DEASSIGN);
+	ms = ms_since(&start);
+	before = eventfd_take(fd);
+
+	pthread_join(thread, NULL);
+	after = eventfd_take(fd);
+	TEST_ASSERT(!after,
+		    "round %d: the item was signalled %lu times after its deassign returned (%lu before, deassign took %ld ms)",
+		    i, after, before, ms);
+
+	*stalled = r.stalled;
+	return ms;
+}
+
+TEST_F_TIMEOUT(deassign, waits_for_signalling_vcpu, 300)
+{
+	bool inject = probe_injection(self->vcpu, self->fd);
+	int i, waited = 0, stalled_rounds = 0;
+	bool stalled;
+
+	if (!inject)
+		ksft_print_msg("No fault injection: the race window is narrow\n");
+
+	for (i = 0; i < NR_ROUNDS; i++) {
+		if (race_once(self->vcpu, self->fd, inject, i, &stalled) >= INJECTED_DELAY_MS / 2 &&
+		    stalled)
+			waited++;
+		stalled_rounds += stalled;
+	}
+	TEST_ASSERT(!eventfd_take(self->keeper_fd), "the keeper item was signalled");
+
+	if (inject) {
+		ksft_print_msg("%d of %d rounds stalled a signal, %d deassigns waited for one\n",
+			       stalled_rounds, NR_ROUNDS, waited);
+		TEST_ASSERT(waited, "no deassign came while a signal was stalled");
+	}
+}
+
+TEST_HARNESS_MAIN
