@@ -23,7 +23,9 @@
 #include <sys/eventfd.h>
 
 #include <linux/sizes.h>
+#include <linux/time64.h>
 
+#include "guest_io.h"
 #include "kvm_test_harness.h"
 #include "kvm_util.h"
 #include "processor.h"
@@ -59,36 +61,21 @@ static void ioeventfd(struct kvm_vm *vm, int fd, u64 val, u32 flags)
 	vm_ioctl(vm, KVM_IOEVENTFD, &args);
 }
 
-/* Read and reset a nonblocking eventfd's counter. */
-static u64 eventfd_take(int fd)
+/* The calling thread's fail-nth, or -1 if the kernel has no fault injection. */
+static int open_fail_nth(int flags)
 {
-	ssize_t ret;
-	u64 val;
+	char path[64];
 
-	ret = read(fd, &val, sizeof(val));
-	if (ret < 0 && errno == EAGAIN)
-		return 0;
-
-	TEST_ASSERT(ret == sizeof(val), "read(eventfd) returned %ld, errno %d", ret, errno);
-	return val;
-}
-
-static s64 ms_since(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/fail-nth", gettid());
+	return open(path, flags);
 }
 
 /* Write @val to the calling thread's fail-nth; false if the kernel has none. */
 static bool set_fail_nth(const char *val)
 {
-	char path[64];
-	int fd, ret;
+	int fd = open_fail_nth(O_WRONLY);
+	int ret;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/fail-nth", gettid());
-	fd = open(path, O_RDWR);
 	if (fd < 0)
 		return false;
 
@@ -100,13 +87,11 @@ static bool set_fail_nth(const char *val)
 /* Whether the last fail-nth the thread armed was used up. */
 static bool fail_nth_used(void)
 {
-	char path[64], buf[16] = "";
-	int fd;
+	int fd = open_fail_nth(O_RDONLY);
+	char buf[16] = "";
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/fail-nth", gettid());
-	fd = open(path, O_RDONLY);
-	TEST_ASSERT(fd >= 0, "open(%s) failed, errno %d", path, errno);
-	TEST_ASSERT(read(fd, buf, sizeof(buf) - 1) > 0, "read(%s) failed", path);
+	TEST_ASSERT(fd >= 0, "open(fail-nth) failed, errno %d", errno);
+	TEST_ASSERT(read(fd, buf, sizeof(buf) - 1) > 0, "read(fail-nth) failed");
 	close(fd);
 	return atoi(buf) == 0;
 }
@@ -155,11 +140,11 @@ static bool probe_injection(struct kvm_vcpu *vcpu, int fd)
 	/* Let the round end on its own: the stalled signal comes, then the deassign. */
 	ioeventfd(vcpu->vm, fd, VAL_RACED, 0);
 	pthread_create(&thread, NULL, vcpu_round, &r);
-	while (!eventfd_take(fd))
+	while (!eventfd_count(fd))
 		usleep(1000);
 	ioeventfd(vcpu->vm, fd, VAL_RACED, KVM_IOEVENTFD_FLAG_DEASSIGN);
 	pthread_join(thread, NULL);
-	eventfd_take(fd);
+	eventfd_count(fd);
 	return r.stalled;
 }
 
@@ -229,17 +214,17 @@ static s64 race_once(struct kvm_vcpu *vcpu, int fd, bool inject, int i, bool *st
 	if (inject) {
 		usleep((i % 10) * INJECTED_DELAY_MS * 100);
 	} else {
-		while (!eventfd_take(fd))
+		while (!eventfd_count(fd))
 			;
 	}
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	ioeventfd(vcpu->vm, fd, VAL_RACED, KVM_IOEVENTFD_FLAG_DEASSIGN);
-	ms = ms_since(&start);
-	before = eventfd_take(fd);
+	ms = timespec_to_ns(timespec_elapsed(start)) / NSEC_PER_MSEC;
+	before = eventfd_count(fd);
 
 	pthread_join(thread, NULL);
-	after = eventfd_take(fd);
+	after = eventfd_count(fd);
 	TEST_ASSERT(!after,
 		    "round %d: the item was signalled %lu times after its deassign returned (%lu before, deassign took %ld ms)",
 		    i, after, before, ms);
@@ -263,7 +248,7 @@ TEST_F_TIMEOUT(deassign, waits_for_signalling_vcpu, 300)
 			waited++;
 		stalled_rounds += stalled;
 	}
-	TEST_ASSERT(!eventfd_take(self->keeper_fd), "the keeper item was signalled");
+	TEST_ASSERT(!eventfd_count(self->keeper_fd), "the keeper item was signalled");
 
 	if (inject) {
 		ksft_print_msg("%d of %d rounds stalled a signal, %d deassigns waited for one\n",
