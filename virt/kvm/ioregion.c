@@ -526,7 +526,11 @@ static void ioregion_make_cmd(struct kvm_vcpu_ioregion *ctx, void *pio_data)
 		ctx->cmd.data = ioregion_get_value(ioregion_piece_data(ctx, pio_data), ctx->size);
 }
 
-/* Serve the current piece from wherever it stopped; 0 once it is done. */
+/*
+ * Serve the current piece from wherever it stopped.  Return 0 once it is
+ * done, or -ENOENT if it is userspace's: the region was deassigned before
+ * the command went out, or the device handed the access back.
+ */
 static int ioregion_serve_piece(struct kvm_vcpu *vcpu, void *pio_data)
 {
 	struct kvm_vcpu_ioregion *ctx = &vcpu->ioregion;
@@ -566,6 +570,16 @@ static int ioregion_serve_piece(struct kvm_vcpu *vcpu, void *pio_data)
 
 	if (memchr_inv(ctx->resp.pad, 0, sizeof(ctx->resp.pad)))
 		return -EPROTO;
+
+	switch (ctx->resp.status) {
+	case IOREGIONFD_RESP_DONE:
+		break;
+	case IOREGIONFD_RESP_UNHANDLED:
+		ioregion_release(ctx);
+		return -ENOENT;
+	default:
+		return -EPROTO;
+	}
 
 	if (!ctx->write)
 		ioregion_put_value(ioregion_piece_data(ctx, pio_data), ctx->size, ctx->resp.data);
@@ -786,7 +800,7 @@ int kvm_ioregion_serve(struct kvm_vcpu *vcpu, void *pio_data)
 		if (ret == -EINTR)
 			return ioregion_interrupted(vcpu, pio_data);
 		if (ret == -ENOENT) {
-			/* Deassigned before the command went out: userspace's now. */
+			/* Return this piece and the rest of the exit to userspace. */
 			ioregion_restore_exit(ctx, vcpu->run);
 			ioregion_end(ctx);
 			return 0;

@@ -27,9 +27,14 @@ struct ioregionfd_cmd {
 	__u64 data;
 };
 
+/* ioregionfd_resp.status */
+#define IOREGIONFD_RESP_DONE		0	/* the device performed the access */
+#define IOREGIONFD_RESP_UNHANDLED	1	/* hand the access to the VMM */
+
 struct ioregionfd_resp {
 	__u64 data;
-	__u8 pad[24];
+	__u32 status;
+	__u8 pad[20];
 };
 
 #endif /* _UAPI_LINUX_IOREGION_H */

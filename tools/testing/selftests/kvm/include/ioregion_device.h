@@ -33,6 +33,9 @@ int ioregion_device_recv_cmd(int fd, struct ioregionfd_cmd *cmd);
  */
 int ioregion_device_send_resp(int fd, u64 data);
 
+/* The same with @status, e.g. IOREGIONFD_RESP_UNHANDLED to decline the access. */
+int ioregion_device_send_status(int fd, u64 data, u32 status);
+
 /*
  * Called for every command; the return value is a read's value, and is
  * ignored for a write.

@@ -66,13 +66,19 @@ int ioregion_device_recv_cmd(int fd, struct ioregionfd_cmd *cmd)
 	return ioregion_device_xfer(fd, cmd, sizeof(*cmd), false);
 }
 
-int ioregion_device_send_resp(int fd, u64 data)
+int ioregion_device_send_status(int fd, u64 data, u32 status)
 {
 	struct ioregionfd_resp resp;
 
 	memset(&resp, 0, sizeof(resp));
 	resp.data = data;
+	resp.status = status;
 	return ioregion_device_xfer(fd, &resp, sizeof(resp), true);
+}
+
+int ioregion_device_send_resp(int fd, u64 data)
+{
+	return ioregion_device_send_status(fd, data, IOREGIONFD_RESP_DONE);
 }
 
 static int ioregion_device_handle(const struct ioregionfd_cmd *cmd, int resp_fd,
