@@ -957,16 +957,22 @@ static struct ioregion *ioregion_alloc(struct kvm *kvm, const struct kvm_ioregio
 	if (!region)
 		return ERR_PTR(-ENOMEM);
 
-	region->rwire = ioregion_wire_get_fd(args->read_fd);
-	if (IS_ERR(region->rwire)) {
-		ret = PTR_ERR(region->rwire);
-		goto out_free_region;
-	}
-
 	region->wwire = ioregion_wire_get_fd(args->write_fd);
 	if (IS_ERR(region->wwire)) {
 		ret = PTR_ERR(region->wwire);
-		goto out_put_rwire;
+		goto out_free_region;
+	}
+
+	/* A zero-length region takes posted writes only, so it may lack a read_fd. */
+	if (!args->memory_size && args->read_fd == -1) {
+		refcount_inc(&region->wwire->refs);
+		region->rwire = region->wwire;
+	} else {
+		region->rwire = ioregion_wire_get_fd(args->read_fd);
+	}
+	if (IS_ERR(region->rwire)) {
+		ret = PTR_ERR(region->rwire);
+		goto out_put_wwire;
 	}
 
 	refcount_set(&region->refs, 1);
@@ -978,8 +984,8 @@ static struct ioregion *ioregion_alloc(struct kvm *kvm, const struct kvm_ioregio
 	region->pio = args->flags & KVM_IOREGION_PIO;
 	return region;
 
-out_put_rwire:
-	ioregion_wire_put(region->rwire);
+out_put_wwire:
+	ioregion_wire_put(region->wwire);
 out_free_region:
 	kfree(region);
 	return ERR_PTR(ret);

@@ -563,7 +563,8 @@ static void region_deassign(struct kvm_vm *vm, const struct region *r)
 		.memory_size = r->size,
 		.read_fd = -1,
 		.write_fd = -1,
-		.flags = r->flags | KVM_IOREGION_DEASSIGN,
+		/* Only the bus matters, whatever flags the region was assigned with. */
+		.flags = (r->flags & KVM_IOREGION_PIO) | KVM_IOREGION_DEASSIGN,
 	};
 
 	vm_set_ioregion(vm, &args);
@@ -1248,8 +1249,14 @@ TEST_F(ioregionfd, posted_writes)
 	static struct prog p;
 	int i, n, queued;
 
-	for (i = 0; i < 4; i++)
-		region_assign(vcpu->vm, &regions[i], dev);
+	for (i = 0; i < 4; i++) {
+		struct kvm_ioregion args = region_args(&regions[i], dev);
+
+		/* A region that only takes posted writes needs no read_fd. */
+		if (!regions[i].size)
+			args.read_fd = -1;
+		vm_set_ioregion(vcpu->vm, &args);
+	}
 	prog_init(&p, dev);
 	before = vcpu_ioregion_stats(vcpu);
 
