@@ -12,6 +12,7 @@
 #include <linux/unaligned.h>
 
 #include <kvm/iodev.h>
+#include <trace/events/kvm.h>
 
 /*
  * An ioeventfd group is the single device on an I/O bus for one exact
@@ -201,7 +202,7 @@ static int ioeventfd_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev, gpa
 {
 	struct ioeventfd_group *group = to_ioeventfd_group(dev);
 	unsigned int signals;
-	u64 value;
+	u64 value = 0;
 
 	if (!ioeventfd_in_range(group, addr, len))
 		return -EOPNOTSUPP;
@@ -211,6 +212,7 @@ static int ioeventfd_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev, gpa
 	/* Zero-length groups hold only wildcards, and @val may be NULL for them. */
 	if (group->len && ioeventfd_read_value(val, len, &value))
 		signals += ioeventfd_signal_datamatch(group, value);
+	trace_kvm_ioeventfd_write(group->bus_idx, addr, len, value, signals);
 
 	if (vcpu) {
 		vcpu->stat.generic.ioeventfd_signals += signals;

@@ -14,6 +14,7 @@
 
 #include <kvm/iodev.h>
 #include <kvm/ioregion.h>
+#include <trace/events/kvm.h>
 
 /*
  * ioregionfd: the MMIO and PIO exits that KVM would return to userspace for
@@ -512,6 +513,12 @@ static bool ioregion_needs_resp(struct kvm_vcpu_ioregion *ctx)
 	return !ctx->write || !ctx->region->posted_writes;
 }
 
+/* Zero-length regions take writes at their one address only. */
+static u64 ioregion_offset(struct kvm_vcpu_ioregion *ctx)
+{
+	return ctx->region->size ? ctx->addr - ctx->region->paddr : 0;
+}
+
 static void ioregion_make_cmd(struct kvm_vcpu_ioregion *ctx, void *pio_data)
 {
 	struct ioregion *region = ctx->region;
@@ -521,7 +528,7 @@ static void ioregion_make_cmd(struct kvm_vcpu_ioregion *ctx, void *pio_data)
 	ctx->cmd.size = ctx->size;
 	ctx->cmd.flags = ioregion_needs_resp(ctx) ? IOREGIONFD_CMD_RESP : 0;
 	ctx->cmd.user_data = region->user_data;
-	ctx->cmd.offset = region->size ? ctx->addr - region->paddr : 0;
+	ctx->cmd.offset = ioregion_offset(ctx);
 	if (ctx->write)
 		ctx->cmd.data = ioregion_get_value(ioregion_piece_data(ctx, pio_data), ctx->size);
 }
@@ -556,6 +563,8 @@ static int ioregion_serve_piece(struct kvm_vcpu *vcpu, void *pio_data)
 		ret = ioregion_send(ctx->region, &ctx->cmd);
 		if (ret)
 			return ret;
+		trace_kvm_ioregionfd_send(ctx->cmd.user_data, ctx->cmd.offset, ctx->size,
+					  ctx->write, ctx->cmd.data, !resp);
 		if (!resp) {
 			++vcpu->stat.generic.ioregion_posted_writes;
 			return 0;
@@ -567,6 +576,8 @@ static int ioregion_serve_piece(struct kvm_vcpu *vcpu, void *pio_data)
 	ret = ioregion_recv_resp(ctx);
 	if (ret)
 		return ret;
+	trace_kvm_ioregionfd_resp(ctx->cmd.user_data, ctx->cmd.offset, ctx->size,
+				  ctx->resp.data, ctx->resp.status);
 
 	if (memchr_inv(ctx->resp.pad, 0, sizeof(ctx->resp.pad)))
 		return -EPROTO;
@@ -727,6 +738,8 @@ static void ioregion_fail(struct kvm_vcpu *vcpu, int error)
 	ioregion_release(ctx);
 	ctx->error = error;
 	ctx->state = IOREGION_FAILED;
+	trace_kvm_ioregionfd_fail(ctx->region->user_data, ioregion_offset(ctx), ctx->size,
+				  ctx->write, -error);
 	++vcpu->stat.generic.ioregion_failures;
 }
 
