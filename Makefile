@@ -121,9 +121,12 @@ ST_FLAGS = OUTPUT=$(ST) LINUX_HDR_PATH=$(TREE)/_build/usr/include/ \
 	KHDR_INCLUDES="-isystem $(TREE)/_build/usr/include" \
 	TEST_GEN_PROGS_x86_64="$(TESTS)" CC="ccache gcc"
 
+# Without CCACHE_BASEDIR: ccache would make the targets in the .d files
+# relative, so that make never matched them to the absolute $(ST) objects
+# and a changed header (the uapi kvm.h included) rebuilt no test.
 selftests: kernel
 	@echo "  SELFTEST $(ST) (log: $(B)/selftests.log)"
-	@$(MAKE) --no-print-directory -C $(TREE)/tools/testing/selftests/kvm \
+	@env -u CCACHE_BASEDIR $(MAKE) --no-print-directory -C $(TREE)/tools/testing/selftests/kvm \
 		$(ST_FLAGS) -j$(J) > $(B)/selftests.log 2>&1 || \
 		{ grep -E 'error|Error' $(B)/selftests.log | head -n 20; \
 		  echo "make: the selftests failed to build; see $(B)/selftests.log"; exit 1; }
