@@ -17,9 +17,12 @@
 /*
  * An ioeventfd group is the single device on an I/O bus for one exact
  * (bus, addr, len).  Its items are the KVM_IOEVENTFD registrations for that
- * address: wildcards on an SRCU list, data-match items in an SRCU-protected
- * hash table keyed by the match value.  A guest write signals every wildcard
- * and every item whose value equals the written value.
+ * address.  All of them sit in an SRCU-protected hash table: data-match
+ * items keyed by their match value, wildcards by their eventfd, which only
+ * serves to find duplicates.  Wildcards are also on an SRCU list.  A guest
+ * write signals every wildcard and every data-match item whose value equals
+ * the written value.  The table grows and shrinks with the group, so both
+ * finding an item and a guest write cost O(1) whatever the group's size.
  *
  * kvm->slots_lock serializes all updates: kvm->ioeventfds (the list of
  * groups), the item lists and table resizing.  Guest writes run under
@@ -32,20 +35,25 @@
 static unsigned int max_ioeventfd_groups = 32768;
 module_param(max_ioeventfd_groups, uint, 0644);
 
-/* Past 2^20 buckets (8 MiB), let chains grow rather than the table. */
+/*
+ * Past 2^20 buckets (8 MiB), let chains grow rather than the table.  Grow
+ * past two items per bucket, shrink below one per eight.
+ */
 #define IOEVENTFD_TABLE_MIN_BITS	2
 #define IOEVENTFD_TABLE_MAX_BITS	20
 
 struct ioeventfd_item {
 	struct eventfd_ctx *eventfd;
-	u64 datamatch;
+	/* The match value, or for a wildcard the eventfd's address. */
+	u64 key;
 	bool wildcard;
-	union {
-		/* On ioeventfd_group.wildcards. */
-		struct list_head wildcard_node;
-		/* In ioeventfd_table.buckets, see ioeventfd_table.node. */
-		struct hlist_node hnode[2];
-	};
+	/* In ioeventfd_table.buckets, see ioeventfd_table.node. */
+	struct hlist_node hnode[2];
+	/*
+	 * Wildcards only: on ioeventfd_group.wildcards.  Data-match items are
+	 * allocated without it, see ioeventfd_item_alloc().
+	 */
+	struct list_head wildcard_node;
 };
 
 struct ioeventfd_table {
@@ -68,7 +76,6 @@ struct ioeventfd_group {
 	int len;
 	enum kvm_bus bus_idx;
 	unsigned int nr_items;
-	unsigned int nr_datamatch;
 	struct list_head wildcards;
 	struct ioeventfd_table __rcu *table;
 };
@@ -88,9 +95,14 @@ static struct ioeventfd_table *ioeventfd_table(struct ioeventfd_group *group)
 				      !refcount_read(&kvm->users_count));
 }
 
-static struct hlist_head *ioeventfd_bucket(struct ioeventfd_table *table, u64 datamatch)
+static struct hlist_head *ioeventfd_bucket(struct ioeventfd_table *table, u64 key)
 {
-	return &table->buckets[hash_64(datamatch, table->bits)];
+	return &table->buckets[hash_64(key, table->bits)];
+}
+
+static u64 ioeventfd_key(struct eventfd_ctx *eventfd, bool wildcard, u64 datamatch)
+{
+	return wildcard ? (u64)(unsigned long)eventfd : datamatch;
 }
 
 static struct ioeventfd_table *ioeventfd_table_alloc(unsigned int bits, unsigned int node,
@@ -187,7 +199,8 @@ static unsigned int ioeventfd_signal_datamatch(struct ioeventfd_group *group, u6
 
 	hlist_for_each_entry_srcu(item, ioeventfd_bucket(table, value), hnode[idx],
 				  srcu_read_lock_held(&group->kvm->srcu)) {
-		if (item->datamatch != value)
+		/* A wildcard's key is no value: it was signalled already. */
+		if (item->key != value || item->wildcard)
 			continue;
 
 		ioeventfd_inject_delay();
@@ -233,12 +246,9 @@ static void ioeventfd_destructor(struct kvm_io_device *dev)
 	struct ioeventfd_group *group = to_ioeventfd_group(dev);
 	struct ioeventfd_table *table = ioeventfd_table(group);
 	unsigned int idx = table->node;
-	struct ioeventfd_item *item, *tmp;
+	struct ioeventfd_item *item;
 	struct hlist_node *next;
 	unsigned int i;
-
-	list_for_each_entry_safe(item, tmp, &group->wildcards, wildcard_node)
-		ioeventfd_item_free(item);
 
 	for (i = 0; i < (1U << table->bits); i++)
 		hlist_for_each_entry_safe(item, next, &table->buckets[i], hnode[idx])
@@ -254,37 +264,47 @@ static const struct kvm_io_device_ops ioeventfd_ops = {
 	.destructor = ioeventfd_destructor,
 };
 
-static void ioeventfd_table_grow(struct ioeventfd_group *group)
+/* The table size for the group's items, a step at a time. */
+static unsigned int ioeventfd_table_bits(struct ioeventfd_group *group,
+					 struct ioeventfd_table *table)
+{
+	if (group->nr_items > 2U << table->bits && table->bits < IOEVENTFD_TABLE_MAX_BITS)
+		return table->bits + 1;
+	if (group->nr_items < (1U << table->bits) / 8 && table->bits > IOEVENTFD_TABLE_MIN_BITS)
+		return table->bits - 1;
+	return table->bits;
+}
+
+/*
+ * Rehash the items into a table sized for them, through the hnode[] that
+ * the current table does not use, so that readers can keep walking the
+ * current one.  Return it, to be freed once no reader can see it, or NULL
+ * if the size is right or no memory is left; the old size still works.
+ */
+static struct ioeventfd_table *ioeventfd_table_resize(struct ioeventfd_group *group)
 {
 	struct ioeventfd_table *old = ioeventfd_table(group);
+	unsigned int bits = ioeventfd_table_bits(group, old);
 	struct ioeventfd_table *new;
 	struct ioeventfd_item *item;
 	unsigned int i;
 
-	if (group->nr_datamatch <= 2U << old->bits || old->bits >= IOEVENTFD_TABLE_MAX_BITS)
-		return;
+	lockdep_assert_held(&group->kvm->slots_lock);
 
-	/* Growing only shortens the chains, so keep the old table on failure. */
-	new = ioeventfd_table_alloc(old->bits + 1, !old->node,
-				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (bits == old->bits)
+		return NULL;
+
+	new = ioeventfd_table_alloc(bits, !old->node, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!new)
-		return;
+		return NULL;
 
 	for (i = 0; i < (1U << old->bits); i++)
 		hlist_for_each_entry(item, &old->buckets[i], hnode[old->node])
-			hlist_add_head(&item->hnode[new->node],
-				       ioeventfd_bucket(new, item->datamatch));
+			hlist_add_head(&item->hnode[new->node], ioeventfd_bucket(new, item->key));
 
 	/* Release barrier: readers must see the buckets filled in above. */
 	rcu_assign_pointer(group->table, new);
-
-	/*
-	 * Readers may still walk the old table through the other hnode[].
-	 * Wait for them before freeing it and before the next resize reuses
-	 * that hnode[].
-	 */
-	synchronize_srcu_expedited(&group->kvm->srcu);
-	kvfree(old);
+	return old;
 }
 
 static void ioeventfd_link_item(struct ioeventfd_group *group, struct ioeventfd_item *item)
@@ -296,17 +316,25 @@ static void ioeventfd_link_item(struct ioeventfd_group *group, struct ioeventfd_
 	group->nr_items++;
 
 	/* The _rcu helpers publish the item only after it is initialized. */
-	if (item->wildcard) {
+	hlist_add_head_rcu(&item->hnode[table->node], ioeventfd_bucket(table, item->key));
+	if (item->wildcard)
 		list_add_tail_rcu(&item->wildcard_node, &group->wildcards);
-		return;
-	}
 
-	hlist_add_head_rcu(&item->hnode[table->node], ioeventfd_bucket(table, item->datamatch));
-	group->nr_datamatch++;
-	ioeventfd_table_grow(group);
+	/*
+	 * Readers may still walk the old table through the other hnode[].
+	 * Wait for them before freeing it and before the next resize reuses
+	 * that hnode[].
+	 */
+	table = ioeventfd_table_resize(group);
+	if (table) {
+		synchronize_srcu_expedited(&group->kvm->srcu);
+		kvfree(table);
+	}
 }
 
-static void ioeventfd_unlink_item(struct ioeventfd_group *group, struct ioeventfd_item *item)
+/* Return the table that readers may still see, to free after they are done. */
+static struct ioeventfd_table *ioeventfd_unlink_item(struct ioeventfd_group *group,
+						     struct ioeventfd_item *item)
 {
 	struct ioeventfd_table *table = ioeventfd_table(group);
 
@@ -314,13 +342,11 @@ static void ioeventfd_unlink_item(struct ioeventfd_group *group, struct ioeventf
 
 	group->nr_items--;
 
-	if (item->wildcard) {
-		list_del_rcu(&item->wildcard_node);
-		return;
-	}
-
 	hlist_del_rcu(&item->hnode[table->node]);
-	group->nr_datamatch--;
+	if (item->wildcard)
+		list_del_rcu(&item->wildcard_node);
+
+	return ioeventfd_table_resize(group);
 }
 
 static struct ioeventfd_item *ioeventfd_find_item(struct ioeventfd_group *group,
@@ -328,29 +354,17 @@ static struct ioeventfd_item *ioeventfd_find_item(struct ioeventfd_group *group,
 						  bool wildcard, u64 datamatch)
 {
 	struct ioeventfd_table *table = ioeventfd_table(group);
+	u64 key = ioeventfd_key(eventfd, wildcard, datamatch);
 	struct ioeventfd_item *item;
 
 	lockdep_assert_held(&group->kvm->slots_lock);
 
-	if (wildcard) {
-		list_for_each_entry(item, &group->wildcards, wildcard_node)
-			if (item->eventfd == eventfd)
-				return item;
-		return NULL;
-	}
-
-	hlist_for_each_entry(item, ioeventfd_bucket(table, datamatch), hnode[table->node])
-		if (item->eventfd == eventfd && item->datamatch == datamatch)
+	hlist_for_each_entry(item, ioeventfd_bucket(table, key), hnode[table->node])
+		if (item->eventfd == eventfd && item->wildcard == wildcard && item->key == key)
 			return item;
 	return NULL;
 }
 
-/*
- * Find the group at exactly (@bus_idx, @addr, @len).  With @clash, also
- * tell whether a group at @addr has the other kind of length: the bus stops
- * at the first device that accepts a write, so a zero-length group and a
- * sized group at the same address would shadow each other.
- */
 static struct ioeventfd_group *ioeventfd_find_group(struct kvm *kvm, enum kvm_bus bus_idx,
 						    gpa_t addr, int len, bool *clash)
 {
@@ -450,6 +464,7 @@ static void ioeventfd_group_destroy(struct ioeventfd_group *group)
 
 static void ioeventfd_remove_item(struct ioeventfd_group *group, struct ioeventfd_item *item)
 {
+	struct ioeventfd_table *old_table;
 	struct kvm *kvm = group->kvm;
 
 	/* Unregistering waits for readers, so the last item goes with its group. */
@@ -458,10 +473,11 @@ static void ioeventfd_remove_item(struct ioeventfd_group *group, struct ioeventf
 		return;
 	}
 
-	ioeventfd_unlink_item(group, item);
+	old_table = ioeventfd_unlink_item(group, item);
 
 	/* Make sure no vCPU can still signal the item once deassign returns. */
 	synchronize_srcu_expedited(&kvm->srcu);
+	kvfree(old_table);
 	ioeventfd_item_free(item);
 }
 
@@ -481,7 +497,7 @@ static struct ioeventfd_group *ioeventfd_add_item(struct kvm *kvm, enum kvm_bus 
 	if (!group)
 		return ioeventfd_group_create(kvm, bus_idx, addr, len, item);
 
-	if (ioeventfd_find_item(group, item->eventfd, item->wildcard, item->datamatch))
+	if (ioeventfd_find_item(group, item->eventfd, item->wildcard, item->key))
 		return ERR_PTR(-EEXIST);
 
 	ioeventfd_link_item(group, item);
@@ -553,17 +569,19 @@ static int ioeventfd_check_args(const struct kvm_ioeventfd *args)
 static struct ioeventfd_item *ioeventfd_item_alloc(struct file *file,
 						   const struct kvm_ioeventfd *args)
 {
+	bool wildcard = !(args->flags & KVM_IOEVENTFD_FLAG_DATAMATCH);
 	struct ioeventfd_item *item;
 
-	item = kzalloc(sizeof(*item), GFP_KERNEL_ACCOUNT);
+	/* Data-match items may be many: leave out what only wildcards use. */
+	item = kzalloc(wildcard ? sizeof(*item) : offsetof(struct ioeventfd_item, wildcard_node),
+		       GFP_KERNEL_ACCOUNT);
 	if (!item)
 		return NULL;
 
 	/* Cannot fail, eventfd_fget() has vetted the file. */
 	item->eventfd = eventfd_ctx_fileget(file);
-	item->wildcard = !(args->flags & KVM_IOEVENTFD_FLAG_DATAMATCH);
-	if (!item->wildcard)
-		item->datamatch = args->datamatch;
+	item->wildcard = wildcard;
+	item->key = ioeventfd_key(item->eventfd, item->wildcard, args->datamatch);
 	return item;
 }
 

@@ -1247,6 +1247,64 @@ TEST_F_TIMEOUT(ioeventfd_groups, many_items, 120)
 	free(fds);
 }
 
+/*
+ * Thousands of wildcards in one group, each on its own eventfd: a write
+ * signals each once, a duplicate is refused wherever it sits, and a
+ * data-match item may share a wildcard's eventfd.
+ */
+TEST_F_TIMEOUT(ioeventfd_groups, many_wildcards, 120)
+{
+	const int last = NR_MANY_ITEMS - 1, mid = NR_MANY_ITEMS / 2;
+	const u64 addr = io_addr(false, 0);
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct kvm_vm *vm = vcpu->vm;
+	struct timespec start;
+	int *fds, *all, i;
+
+	if (!raise_nofile_limit(NR_MANY_ITEMS + 64))
+		SKIP(return, "Can't raise RLIMIT_NOFILE to %d", NR_MANY_ITEMS + 64);
+
+	vcpu_arch_set_entry_point(vcpu, guest_code);
+
+	fds = calloc(NR_MANY_ITEMS, sizeof(*fds));
+	all = calloc(NR_MANY_ITEMS + 1, sizeof(*all));
+	TEST_ASSERT(fds && all, "Failed to allocate %d fds", NR_MANY_ITEMS);
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (i = 0; i < NR_MANY_ITEMS; i++) {
+		fds[i] = new_eventfd();
+		assign_wildcard(vm, false, addr, 8, fds[i]);
+		all[i] = i;
+	}
+	ksft_print_msg("Assigned %d wildcards to one group in %ld ms\n", NR_MANY_ITEMS,
+		       elapsed_ms(start));
+
+	assert_ioeventfd(vm, addr, 8, fds[0], 0, 0, EEXIST, "duplicate first wildcard");
+	assert_ioeventfd(vm, addr, 8, fds[mid], 0, 0, EEXIST, "duplicate middle wildcard");
+	assert_ioeventfd(vm, addr, 8, fds[last], 0, 0, EEXIST, "duplicate last wildcard");
+	assign_datamatch(vm, false, addr, 8, fds[mid], many_val(mid));
+
+	io_write(vcpu, false, addr, 8, many_val(0), NR_MANY_ITEMS);
+	assert_only_signalled(fds, NR_MANY_ITEMS, all, NR_MANY_ITEMS);
+	io_write(vcpu, false, addr, 8, many_val(mid), NR_MANY_ITEMS + 1);
+	all[NR_MANY_ITEMS] = mid;
+	assert_only_signalled(fds, NR_MANY_ITEMS, all, NR_MANY_ITEMS + 1);
+
+	/* Take away all but the first, then add the middle one back. */
+	for (i = 1; i < NR_MANY_ITEMS; i++)
+		deassign_wildcard(vm, false, addr, 8, fds[i]);
+	assert_ioeventfd(vm, addr, 8, fds[last], KVM_IOEVENTFD_FLAG_DEASSIGN, 0, ENOENT,
+			 "deassigned wildcard");
+	assign_wildcard(vm, false, addr, 8, fds[mid]);
+
+	io_write(vcpu, false, addr, 8, many_val(mid), 3);
+	assert_only_signalled(fds, NR_MANY_ITEMS, (int[]){ 0, mid, mid }, 3);
+
+	close_fds(fds, NR_MANY_ITEMS);
+	free(fds);
+	free(all);
+}
+
 static long saved_max_groups = -1;
 
 static long read_max_groups(void)
