@@ -465,6 +465,7 @@ static void bench_doorbells(void)
 }
 
 static const int scaling_items[] = { 1, 16, 256, 1000, 10000 };
+static const int wildcard_items[] = { 1, 1000, 10000 };
 
 /* Data-match items with values 1..n on one port, all on one eventfd. */
 static void bench_scaling_one(int n)
@@ -550,6 +551,44 @@ static void bench_distinct(int n)
 	kvm_vm_free(vm);
 }
 
+/*
+ * N wildcards on one port, each on its own eventfd: the duplicate check
+ * finds each in O(1).  Stock refuses a second wildcard at an address.
+ */
+static void bench_wildcards(int n)
+{
+	u32 flags = KVM_IOEVENTFD_FLAG_PIO;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct rlimit rl = { .rlim_cur = n + 64, .rlim_max = n + 64 };
+	double start;
+	int *fds, i;
+
+	if (!has_groups)
+		return;
+	TEST_ASSERT(!setrlimit(RLIMIT_NOFILE, &rl), "cannot raise RLIMIT_NOFILE to %d", n + 64);
+	vm = bench_vm(&vcpu);
+	fds = calloc(n, sizeof(*fds));
+	TEST_ASSERT(fds, "out of memory");
+	for (i = 0; i < n; i++)
+		fds[i] = new_eventfd();
+
+	start = now_ns();
+	for (i = 0; i < n; i++)
+		ioeventfd(vm, BENCH_PORT, 4, fds[i], flags, 0);
+	report("register", "assign-wildcards", n, (now_ns() - start) / n / 1000, "us");
+
+	start = now_ns();
+	for (i = 0; i < n; i++)
+		ioeventfd(vm, BENCH_PORT, 4, fds[i], flags | KVM_IOEVENTFD_FLAG_DEASSIGN, 0);
+	report("register", "deassign-wildcards", n, (now_ns() - start) / n / 1000, "us");
+
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	kvm_vm_free(vm);
+}
+
 static long slab_kib(void)
 {
 	char line[128];
@@ -580,6 +619,11 @@ static void bench_many(int n)
 	report("many", "slab-per-item", n, (slab_kib() - before) * 1024.0 / n, "bytes");
 	if (!ret)
 		measure(vcpu, "many", "hit-last", n, OP_PIO_WRITE, BENCH_PORT, n);
+
+	/* All but one go: the table must shrink with the group. */
+	for (i = 2; i <= n && !ret; i++)
+		ioeventfd(vm, BENCH_PORT, 4, fd, flags | KVM_IOEVENTFD_FLAG_DEASSIGN, i);
+	report("many", "slab-left", n, (slab_kib() - before) * 1024.0, "bytes");
 
 	close(fd);
 	kvm_vm_free(vm);
@@ -622,6 +666,8 @@ int main(int argc, char *argv[])
 	bench_scaling_pair(1000);
 	bench_scaling_pair(10000);
 	bench_distinct(1000);
+	for (i = 0; i < ARRAY_SIZE(wildcard_items); i++)
+		bench_wildcards(wildcard_items[i]);
 	if (has_groups)
 		bench_many(100000);
 	return 0;
