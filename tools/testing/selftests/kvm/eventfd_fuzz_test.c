@@ -737,12 +737,15 @@ static struct fz_expect ioregion_expect(struct fuzz *fz, const struct kvm_ioregi
 	if (bus == BUS_PIO && last > 0xffff)
 		return (struct fz_expect){ EINVAL, "PIO range ends above 0x10000" };
 
-	fd = ioregion_fd_expect(rkind);
-	if (fd.err)
-		return fd;
 	fd = ioregion_fd_expect(wkind);
 	if (fd.err)
 		return fd;
+	/* A zero-length region gets posted writes only: it may have no read_fd. */
+	if (args->memory_size || rkind != FD_NONE) {
+		fd = ioregion_fd_expect(rkind);
+		if (fd.err)
+			return fd;
+	}
 	if (region_overlaps(fz, bus, args->guest_paddr, args->memory_size))
 		return (struct fz_expect){ EEXIST, "overlaps an ioregion" };
 	if (kernel_dev_overlaps(bus, args->guest_paddr, args->memory_size))
@@ -758,7 +761,8 @@ static void ioregion_apply(struct fuzz *fz, const struct kvm_ioregion *args, int
 	int i = find_region(fz, bus, args->guest_paddr, args->memory_size);
 
 	if (!(args->flags & KVM_IOREGION_DEASSIGN)) {
-		TEST_ASSERT(fd_info[rkind].rq >= 0 && fd_info[wkind].wq >= 0,
+		TEST_ASSERT((fd_info[rkind].rq >= 0 || !args->memory_size) &&
+			    fd_info[wkind].wq >= 0,
 			    "seed 0x%lx, call %u: KVM took %s and %s as read_fd and write_fd",
 			    fz->seed, fz->call, fd_info[rkind].name, fd_info[wkind].name);
 		TEST_ASSERT(fz->nr_regions < MAX_REGIONS, "Too many ioregions in the model");
