@@ -177,12 +177,13 @@ static DECLARE_FAULT_ATTR(ioeventfd_delay_signal);
  * Stall a vCPU between finding a data-match item and signalling it, so that
  * a test can deassign the item in between and check that deassign waits for
  * the signal.  Only a task's /proc/self/task/TID/fail-nth arms this: the
- * attribute's own probability stays zero.
+ * attribute's own probability stays zero.  Sleep, as an SRCU reader may,
+ * so that the deassigning task gets to run even on a single CPU.
  */
 static void ioeventfd_inject_delay(void)
 {
 	if (should_fail_ex(&ioeventfd_delay_signal, 1, FAULT_NOWARN))
-		mdelay(IOEVENTFD_INJECTED_DELAY_MS);
+		msleep(IOEVENTFD_INJECTED_DELAY_MS);
 }
 #else
 static inline void ioeventfd_inject_delay(void)
