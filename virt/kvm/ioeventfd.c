@@ -119,6 +119,18 @@ static struct ioeventfd_table *ioeventfd_table_alloc(unsigned int bits, unsigned
 	return table;
 }
 
+static size_t ioeventfd_table_size(struct ioeventfd_table *table)
+{
+	return struct_size(table, buckets, 1U << table->bits);
+}
+
+/* Keep the VM statistic ioeventfd_table_bytes in step: @sign is 1 or -1. */
+static void ioeventfd_table_account(struct kvm *kvm, struct ioeventfd_table *table, int sign)
+{
+	lockdep_assert_held(&kvm->slots_lock);
+	kvm->stat.generic.ioeventfd_table_bytes += sign * (s64)ioeventfd_table_size(table);
+}
+
 static void ioeventfd_item_free(struct ioeventfd_item *item)
 {
 	if (!item)
@@ -305,6 +317,8 @@ static struct ioeventfd_table *ioeventfd_table_resize(struct ioeventfd_group *gr
 
 	/* Release barrier: readers must see the buckets filled in above. */
 	rcu_assign_pointer(group->table, new);
+	ioeventfd_table_account(group->kvm, new, 1);
+	ioeventfd_table_account(group->kvm, old, -1);
 	return old;
 }
 
@@ -436,6 +450,7 @@ static struct ioeventfd_group *ioeventfd_group_create(struct kvm *kvm, enum kvm_
 		goto out_free_table;
 
 	kvm_get_bus(kvm, bus_idx)->ioeventfd_count++;
+	ioeventfd_table_account(kvm, table, 1);
 	list_add_tail(&group->node, &kvm->ioeventfds);
 	return group;
 
@@ -455,6 +470,8 @@ static void ioeventfd_group_destroy(struct ioeventfd_group *group)
 
 	lockdep_assert_held(&kvm->slots_lock);
 
+	/* The group, its table included, goes with its bus device. */
+	ioeventfd_table_account(kvm, ioeventfd_table(group), -1);
 	kvm_io_bus_unregister_dev(kvm, bus_idx, &group->dev);
 
 	/* On failure the whole bus, this group included, is already gone. */

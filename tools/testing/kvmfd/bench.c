@@ -620,10 +620,11 @@ static void bench_many(int n)
 	if (!ret)
 		measure(vcpu, "many", "hit-last", n, OP_PIO_WRITE, BENCH_PORT, n);
 
-	/* All but one go: the table must shrink with the group. */
+	/* All but one go: the item table must shrink with the group. */
+	report("many", "table-bytes", n, vm_get_stat(vm, "ioeventfd_table_bytes"), "bytes");
 	for (i = 2; i <= n && !ret; i++)
 		ioeventfd(vm, BENCH_PORT, 4, fd, flags | KVM_IOEVENTFD_FLAG_DEASSIGN, i);
-	report("many", "slab-left", n, (slab_kib() - before) * 1024.0, "bytes");
+	report("many", "table-bytes-left", n, vm_get_stat(vm, "ioeventfd_table_bytes"), "bytes");
 
 	close(fd);
 	kvm_vm_free(vm);

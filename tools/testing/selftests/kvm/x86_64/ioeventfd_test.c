@@ -1250,7 +1250,8 @@ TEST_F_TIMEOUT(ioeventfd_groups, many_items, 120)
 /*
  * Thousands of wildcards in one group, each on its own eventfd: a write
  * signals each once, a duplicate is refused wherever it sits, and a
- * data-match item may share a wildcard's eventfd.
+ * data-match item may share a wildcard's eventfd.  The item table, as the
+ * VM statistic ioeventfd_table_bytes shows, grows and shrinks with them.
  */
 TEST_F_TIMEOUT(ioeventfd_groups, many_wildcards, 120)
 {
@@ -1259,6 +1260,7 @@ TEST_F_TIMEOUT(ioeventfd_groups, many_wildcards, 120)
 	struct kvm_vcpu *vcpu = self->vcpu;
 	struct kvm_vm *vm = vcpu->vm;
 	struct timespec start;
+	u64 bytes, bytes0;
 	int *fds, *all, i;
 
 	if (!raise_nofile_limit(NR_MANY_ITEMS + 64))
@@ -1270,6 +1272,7 @@ TEST_F_TIMEOUT(ioeventfd_groups, many_wildcards, 120)
 	all = calloc(NR_MANY_ITEMS + 1, sizeof(*all));
 	TEST_ASSERT(fds && all, "Failed to allocate %d fds", NR_MANY_ITEMS);
 
+	bytes0 = vm_get_stat(vm, "ioeventfd_table_bytes");
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (i = 0; i < NR_MANY_ITEMS; i++) {
 		fds[i] = new_eventfd();
@@ -1278,6 +1281,11 @@ TEST_F_TIMEOUT(ioeventfd_groups, many_wildcards, 120)
 	}
 	ksft_print_msg("Assigned %d wildcards to one group in %ld ms\n", NR_MANY_ITEMS,
 		       elapsed_ms(start));
+
+	/* The table grows to at least a bucket per two items. */
+	bytes = vm_get_stat(vm, "ioeventfd_table_bytes") - bytes0;
+	TEST_ASSERT(bytes >= NR_MANY_ITEMS / 2 * sizeof(void *),
+		    "%d items in a table of %lu bytes", NR_MANY_ITEMS, bytes);
 
 	assert_ioeventfd(vm, addr, 8, fds[0], 0, 0, EEXIST, "duplicate first wildcard");
 	assert_ioeventfd(vm, addr, 8, fds[mid], 0, 0, EEXIST, "duplicate middle wildcard");
@@ -1295,6 +1303,11 @@ TEST_F_TIMEOUT(ioeventfd_groups, many_wildcards, 120)
 		deassign_wildcard(vm, false, addr, 8, fds[i]);
 	assert_ioeventfd(vm, addr, 8, fds[last], KVM_IOEVENTFD_FLAG_DEASSIGN, 0, ENOENT,
 			 "deassigned wildcard");
+
+	/* Two items left: the table shrinks to 16 buckets, one item per eight. */
+	bytes = vm_get_stat(vm, "ioeventfd_table_bytes") - bytes0;
+	TEST_ASSERT(bytes <= 16 * sizeof(void *) + 16, "2 items left in a table of %lu bytes",
+		    bytes);
 	assign_wildcard(vm, false, addr, 8, fds[mid]);
 
 	io_write(vcpu, false, addr, 8, many_val(mid), 3);
