@@ -634,6 +634,9 @@ static bool ioregion_begin(struct kvm_vcpu *vcpu)
 		memcpy(ctx->data, run->mmio.data, sizeof(ctx->data));
 		break;
 	case KVM_EXIT_IO:
+		/* Only a hostile VMM writes this exit where the arch has no PIO. */
+		if (!IS_ENABLED(CONFIG_HAVE_KVM_IOREGION_PIO))
+			return false;
 		ctx->pio = true;
 		ctx->addr = READ_ONCE(run->io.port);
 		ctx->size = READ_ONCE(run->io.size);
@@ -913,6 +916,10 @@ static int ioregion_check_args(const struct kvm_ioregion *args)
 		return -EINVAL;
 
 	if (memchr_inv(args->pad, 0, sizeof(args->pad)))
+		return -EINVAL;
+
+	/* Nothing would ever serve a port I/O region on this arch. */
+	if ((args->flags & KVM_IOREGION_PIO) && !IS_ENABLED(CONFIG_HAVE_KVM_IOREGION_PIO))
 		return -EINVAL;
 
 	if (args->flags & KVM_IOREGION_DEASSIGN)
