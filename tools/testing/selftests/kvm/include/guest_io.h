@@ -2,7 +2,7 @@
 /*
  * For tests of KVM's PIO and MMIO paths: guest accesses of a size chosen
  * at run time, a host-side description of the exit one caused, and the
- * count of an eventfd that one signalled.
+ * count of an eventfd that one signalled.  Port I/O is x86's alone.
  */
 #ifndef SELFTEST_KVM_GUEST_IO_H
 #define SELFTEST_KVM_GUEST_IO_H
@@ -14,6 +14,7 @@
 #include "kvm_util.h"
 #include "ucall_common.h"
 
+#ifdef __x86_64__
 /* The port of the x86 ucall implementation, lib/x86_64/ucall.c. */
 #define UCALL_PIO_PORT		0x1000
 
@@ -55,6 +56,23 @@ static inline u64 guest_pio_read(u16 port, u32 size)
 		return 0;
 	}
 }
+
+#define GUEST_HAS_PIO		true
+#else
+/* Port I/O is x86's alone: a guest elsewhere that asks for it is a test bug. */
+#define GUEST_HAS_PIO		false
+
+static inline void guest_pio_write(u16 port, u32 size, u32 val)
+{
+	GUEST_FAIL("No port I/O on this architecture");
+}
+
+static inline u64 guest_pio_read(u16 port, u32 size)
+{
+	GUEST_FAIL("No port I/O on this architecture");
+	return 0;
+}
+#endif /* __x86_64__ */
 
 static inline void guest_mmio_write(u64 gpa, u32 size, u64 val)
 {
@@ -100,6 +118,7 @@ static inline const char *describe_io_exit(struct kvm_vcpu *vcpu, char *buf, siz
 	u64 data = 0;
 
 	switch (run->exit_reason) {
+#ifdef __x86_64__
 	case KVM_EXIT_IO:
 		if (run->io.port == UCALL_PIO_PORT) {
 			snprintf(buf, size, "a ucall");
@@ -110,6 +129,7 @@ static inline const char *describe_io_exit(struct kvm_vcpu *vcpu, char *buf, siz
 			 run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
 			 run->io.port, run->io.size, run->io.count, data);
 		break;
+#endif
 	case KVM_EXIT_MMIO:
 		memcpy(&data, run->mmio.data, min_t(int, run->mmio.len, 8));
 		snprintf(buf, size, "KVM_EXIT_MMIO (%s, gpa 0x%llx, len %u, data 0x%lx)",
