@@ -10,8 +10,9 @@
  *    the irqfd is masked is delivered on unmask;
  *  - an interrupt is never injected when nothing was signalled.
  *
- * Check it for an MSI route and for a resampling irqfd on a level-triggered
- * IOAPIC pin: step by step with the vCPU stopped; with one host thread
+ * Check it for an edge-triggered route (an MSI on x86, an SPI of the vGIC on
+ * arm64) and for a resampling irqfd on a level-triggered IOAPIC pin or SPI:
+ * step by step with the vCPU stopped; with one host thread
  * signalling while another masks and unmasks, checking the guest's
  * interrupts at every point where both have stopped; and masking while the
  * guest takes and EOIs an interrupt.
@@ -29,17 +30,24 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 
-#include "apic.h"
 #include "kvm_test_harness.h"
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
 #include "ucall_common.h"
-
-#define IRQ_VECTOR		0x50
+#ifdef __x86_64__
+#include "apic.h"
+#else
+#include "gic.h"
+#include "gic_v3.h"
+#include "vgic.h"
+#endif
 
 /* Any GSI works, the route decides where it goes; avoid the RTC's pin 8. */
 #define IRQFD_GSI		11
+
+#ifdef __x86_64__
+#define IRQ_VECTOR		0x50
 #define IOAPIC_PIN		11
 
 #define IOAPIC_GPA		0xfec00000ull
@@ -52,6 +60,16 @@
 
 /* Local APIC in-service register, next to apic.h's APIC_IRR. */
 #define LAPIC_ISR		0x100
+
+/* The exit of a ucall. */
+#define UCALL_EXIT_REASON	KVM_EXIT_IO
+#else
+/* The SPI that the default routing gives the GSI. */
+#define SPI_INTID		(32 + IRQFD_GSI)
+#define NR_IRQS			64
+
+#define UCALL_EXIT_REASON	KVM_EXIT_MMIO
+#endif
 
 /* Interrupt windows the guest opens between two exits to the host. */
 #define GUEST_WINDOWS		64
@@ -78,6 +96,7 @@ struct irq_state {
 
 static struct irq_state irq_state;
 
+#ifdef __x86_64__
 static void guest_irq_handler(struct ex_regs *regs)
 {
 	WRITE_ONCE(irq_state.seen, READ_ONCE(irq_state.seq));
@@ -125,12 +144,49 @@ static void guest_irq_windows(void)
 		asm volatile("sti; nop; cli" ::: "memory");
 }
 
-static void guest_code(bool level)
+static void guest_arch_init(bool level)
 {
 	x2apic_enable();
 	if (level)
 		guest_route_ioapic_pin(x2apic_read_reg(APIC_ID));
+}
+#else
+static void guest_irq_handler(struct ex_regs *regs)
+{
+	u32 intid = gic_get_and_ack_irq();
 
+	if (intid == IAR_SPURIOUS)
+		return;
+	__GUEST_ASSERT(intid == SPI_INTID, "Interrupt %u, expected %u", intid, SPI_INTID);
+	WRITE_ONCE(irq_state.seen, READ_ONCE(irq_state.seq));
+	WRITE_ONCE(irq_state.irqs, irq_state.irqs + 1);
+	gic_set_eoi(intid);
+	WRITE_ONCE(irq_state.eois, irq_state.eois + 1);
+}
+
+/* Keep interrupts off except in short windows, as on x86. */
+static void guest_irq_windows(void)
+{
+	int i;
+
+	for (i = 0; i < GUEST_WINDOWS; i++) {
+		local_irq_enable();
+		isb();
+		local_irq_disable();
+	}
+}
+
+static void guest_arch_init(bool level)
+{
+	gic_init(GIC_V3, 1);
+	gic_irq_set_config(SPI_INTID, !level);
+	gic_irq_enable(SPI_INTID);
+}
+#endif
+
+static void guest_code(bool level)
+{
+	guest_arch_init(level);
 	for (;;) {
 		guest_irq_windows();
 		GUEST_SYNC(0);
@@ -145,6 +201,8 @@ struct irqfd_ctx {
 	bool resample;
 	int efd;
 	int rfd;
+	/* arm64: the vGIC device, whose state tells what is pending. */
+	int gic_fd;
 	/* Resamplefd notifications read so far, by the vCPU thread only. */
 	u64 resamples;
 };
@@ -250,7 +308,7 @@ static void run_guest(struct irqfd_ctx *c)
 	struct ucall uc;
 
 	vcpu_run(c->vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(c->vcpu, KVM_EXIT_IO);
+	TEST_ASSERT_KVM_EXIT_REASON(c->vcpu, UCALL_EXIT_REASON);
 
 	switch (get_ucall(c->vcpu, &uc)) {
 	case UCALL_SYNC:
@@ -285,6 +343,7 @@ static bool all_seen(struct irqfd_ctx *c)
 	return READ_ONCE(c->guest->seen) == READ_ONCE(c->guest->seq);
 }
 
+#ifdef __x86_64__
 static bool lapic_has_vector(struct kvm_lapic_state *lapic, u32 reg)
 {
 	u32 bits = *(u32 *)&lapic->regs[reg + (IRQ_VECTOR / 32) * 0x10];
@@ -308,6 +367,44 @@ static bool irq_idle(struct irqfd_ctx *c)
 	return !(chip.chip.ioapic.irr & BIT(IOAPIC_PIN)) &&
 	       !chip.chip.ioapic.redirtbl[IOAPIC_PIN].fields.remote_irr;
 }
+
+/* Pending in the local APIC. */
+static bool irq_pending(struct irqfd_ctx *c)
+{
+	struct kvm_lapic_state lapic;
+
+	vcpu_ioctl(c->vcpu, KVM_GET_LAPIC, &lapic);
+	return lapic_has_vector(&lapic, APIC_IRR);
+}
+#else
+static bool spi_in(struct irqfd_ctx *c, u32 group, u64 attr)
+{
+	u32 val;
+
+	kvm_device_attr_get(c->gic_fd, group, attr, &val);
+	return val & BIT(SPI_INTID % 32);
+}
+
+/*
+ * Pending: latched (an edge, as userspace reads ISPENDR) or a line held
+ * high (a level, which the line level information shows).
+ */
+static bool irq_pending(struct irqfd_ctx *c)
+{
+	const u64 level = (u64)VGIC_LEVEL_INFO_LINE_LEVEL <<
+			  KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT;
+
+	return spi_in(c, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, GICD_ISPENDR + SPI_INTID / 32 * 4) ||
+	       spi_in(c, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, level | (SPI_INTID & ~31));
+}
+
+/* Nothing pending or active on the SPI. */
+static bool irq_idle(struct irqfd_ctx *c)
+{
+	return !irq_pending(c) &&
+	       !spi_in(c, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, GICD_ISACTIVER + SPI_INTID / 32 * 4);
+}
+#endif
 
 static struct irq_snap irq_snap(struct irqfd_ctx *c)
 {
@@ -373,6 +470,7 @@ static void check_resamples(struct irqfd_ctx *c, const struct irq_snap *before,
 			    step, eois, resamples);
 }
 
+#ifdef __x86_64__
 static void set_route(struct kvm_vm *vm, bool resample)
 {
 	struct kvm_irq_routing *routing = kvm_gsi_routing_create();
@@ -393,6 +491,26 @@ static void set_route(struct kvm_vm *vm, bool resample)
 	kvm_gsi_routing_write(vm, routing);
 }
 
+/* The guest's interrupt handler, the IOAPIC it programs, and the route. */
+static void arch_vm_setup(struct irqfd_ctx *c)
+{
+	vm_install_exception_handler(c->vm, IRQ_VECTOR, guest_irq_handler);
+	virt_pg_map(c->vm, IOAPIC_GPA, IOAPIC_GPA);
+	set_route(c->vm, c->resample);
+	c->gic_fd = -1;
+}
+#else
+/* The guest's interrupt handler and a vGICv3, whose default routing we use. */
+static void arch_vm_setup(struct irqfd_ctx *c)
+{
+	vm_init_descriptor_tables(c->vm);
+	vcpu_init_descriptor_tables(c->vcpu);
+	vm_install_exception_handler(c->vm, VECTOR_IRQ_CURRENT, guest_irq_handler);
+	c->gic_fd = vgic_v3_setup(c->vm, 1, NR_IRQS);
+	__TEST_REQUIRE(c->gic_fd >= 0, "No GICv3");
+}
+#endif
+
 static int new_eventfd(int flags)
 {
 	int fd = eventfd(0, flags);
@@ -409,9 +527,15 @@ FIXTURE_VARIANT(irqfd_mask) {
 	bool resample;
 };
 
+#ifdef __x86_64__
 FIXTURE_VARIANT_ADD(irqfd_mask, msi) {
 	.resample = false,
 };
+#else
+FIXTURE_VARIANT_ADD(irqfd_mask, edge) {
+	.resample = false,
+};
+#endif
 
 FIXTURE_VARIANT_ADD(irqfd_mask, resample) {
 	.resample = true,
@@ -427,17 +551,15 @@ FIXTURE_SETUP(irqfd_mask)
 
 	c->resample = variant->resample;
 	c->vm = vm_create_with_one_vcpu(&c->vcpu, guest_code);
-	vm_install_exception_handler(c->vm, IRQ_VECTOR, guest_irq_handler);
-	virt_pg_map(c->vm, IOAPIC_GPA, IOAPIC_GPA);
+	arch_vm_setup(c);
 	vcpu_args_set(c->vcpu, 1, c->resample);
 	c->guest = addr_gva2hva(c->vm, (vm_vaddr_t)&irq_state);
 
-	set_route(c->vm, c->resample);
 	c->efd = new_eventfd(0);
 	c->rfd = new_eventfd(EFD_NONBLOCK);
 	irqfd_assign(c);
 
-	/* The local APIC drops interrupts until the guest has enabled it. */
+	/* The local APIC or the GIC drops interrupts until the guest enables it. */
 	run_guest(c);
 	settle(c, "setup");
 	TEST_ASSERT(!READ_ONCE(c->guest->irqs), "setup: %lu interrupts, nothing was signalled",
@@ -449,6 +571,8 @@ FIXTURE_TEARDOWN(irqfd_mask)
 	kvm_vm_free(self->c.vm);
 	close(self->c.efd);
 	close(self->c.rfd);
+	if (self->c.gic_fd >= 0)
+		close(self->c.gic_fd);
 }
 
 /* Masking and unmasking with nothing signalled injects nothing. */
@@ -656,16 +780,14 @@ TEST_F_TIMEOUT(irqfd_mask, concurrent, 120)
 		       round, ms_since(&start), signals, irqs, masks);
 }
 
-/* Wait, without running the guest, for the interrupt to reach its local APIC. */
+/* Wait, without running the guest, for the interrupt to be pending. */
 static bool wait_irr(struct irqfd_ctx *c)
 {
-	struct kvm_lapic_state lapic;
 	struct timespec start;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		vcpu_ioctl(c->vcpu, KVM_GET_LAPIC, &lapic);
-		if (lapic_has_vector(&lapic, APIC_IRR))
+		if (irq_pending(c))
 			return true;
 		if (ms_since(&start) > WAIT_MS)
 			return false;
