@@ -29,6 +29,10 @@ ST := $(B)/selftests
 # kernels.
 TESTS := $(shell sed -e 's/\#.*//' $(H)/tests | awk 'NF && $$1 !~ /^kvmfd:/ { print $$1 }')
 
+# arm64: the VM boots an initramfs with an arm64 busybox (vm-run --arch).
+BUSYBOX_ARM64 := $(B)/busybox-arm64/bin/busybox
+INITRAMFS_ARM64 := $(B)/initramfs-arm64.cpio
+
 ifeq ($(STOCK),)
 RUN_TREE := $(TREE)
 LABEL := patched
@@ -49,7 +53,8 @@ export KBUILD_BUILD_USER := kvmfd
 export KBUILD_BUILD_HOST := kvmfd
 KMAKE = $(MAKE) --no-print-directory -C $(1) O=$(or $(2),_build) CC="ccache gcc" -j$(J)
 
-.PHONY: all check series bench bench-bin profile clean deps base tree kernel stock-kernel debug-kernel selftests demo
+.PHONY: all check series bench bench-bin profile clean deps base tree kernel stock-kernel debug-kernel selftests demo \
+	deps-arm64 initramfs-arm64
 .NOTPARALLEL:
 
 all: kernel selftests demo
@@ -70,6 +75,10 @@ check: selftests $(if $(STOCK),stock-kernel,kernel) $(CHECK_DEBUG)
 
 deps:
 	@$(H)/deps.sh $(BASE_TARBALL)
+
+# The cross compiler, QEMU for arm64 and the VM's arm64 busybox.
+deps-arm64: deps
+	@$(H)/deps.sh --arm64 $(B)
 
 base: deps
 	@$(H)/assemble.sh base $(BASE_TARBALL) $(BASE_VERSION) $(BASE_TREE)
@@ -130,6 +139,23 @@ selftests: kernel
 		$(ST_FLAGS) -j$(J) > $(B)/selftests.log 2>&1 || \
 		{ grep -E 'error|Error' $(B)/selftests.log | head -n 20; \
 		  echo "make: the selftests failed to build; see $(B)/selftests.log"; exit 1; }
+
+# The arm64 VM's root: busybox and vm-init-arm64 as /init.  The host's /
+# is x86's, so the VM mounts it only to reach the checkout and the tests.
+initramfs-arm64: deps-arm64 $(INITRAMFS_ARM64)
+
+$(BUSYBOX_ARM64):
+	@$(H)/deps.sh --arm64 $(B)
+
+$(INITRAMFS_ARM64): $(H)/vm-init-arm64 $(BUSYBOX_ARM64)
+	@echo "  CPIO    $@"
+	@rm -rf $(B)/initramfs-arm64 && mkdir -p $(B)/initramfs-arm64/bin && \
+		cp $(BUSYBOX_ARM64) $(B)/initramfs-arm64/bin/busybox && \
+		cp $(H)/vm-init-arm64 $(B)/initramfs-arm64/init && \
+		chmod 755 $(B)/initramfs-arm64/init $(B)/initramfs-arm64/bin/busybox && \
+		(cd $(B)/initramfs-arm64 && find . | LC_ALL=C sort | \
+			cpio -o -H newc -R 0:0 --quiet) > $@.tmp && mv $@.tmp $@ && \
+		rm -rf $(B)/initramfs-arm64
 
 # The demo links the KVM selftest library, so it builds like a selftest.
 DEMO_CFLAGS = -O2 -g -std=gnu99 -D_GNU_SOURCE -Wall -fno-stack-protector \
