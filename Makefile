@@ -27,11 +27,19 @@ ST := $(B)/selftests
 
 # The test binaries are built once, from the patched tree, and run on both
 # kernels.
-TESTS := $(shell sed -e 's/\#.*//' $(H)/tests | awk 'NF && $$1 !~ /^kvmfd:/ { print $$1 }')
+# $(1): a test list.  The selftests of the list, without the harness's.
+test_progs = $(shell sed -e 's/\#.*//' $(1) | awk 'NF && $$1 !~ /^kvmfd:/ { print $$1 }')
+TESTS := $(call test_progs,$(H)/tests)
 
-# arm64: the VM boots an initramfs with an arm64 busybox (vm-run --arch).
+# arm64: a cross-built kernel that QEMU boots under TCG with EL2, so KVM
+# runs in it, and static selftests, which need no libc in the VM's
+# busybox initramfs.  No debug kernel: TCG runs a KASAN arm64 kernel too
+# slowly for CI.
+ST_ARM64 := $(B)/selftests-arm64
+TESTS_ARM64 := $(call test_progs,$(H)/tests-arm64)
 BUSYBOX_ARM64 := $(B)/busybox-arm64/bin/busybox
 INITRAMFS_ARM64 := $(B)/initramfs-arm64.cpio
+IMAGE_ARM64 = $(1)/_build-arm64/arch/arm64/boot/Image
 
 ifeq ($(STOCK),)
 RUN_TREE := $(TREE)
@@ -51,10 +59,14 @@ export CCACHE_NOHASHDIR := 1
 export KBUILD_BUILD_TIMESTAMP := 2024-11-17
 export KBUILD_BUILD_USER := kvmfd
 export KBUILD_BUILD_HOST := kvmfd
-KMAKE = $(MAKE) --no-print-directory -C $(1) O=$(or $(2),_build) CC="ccache gcc" -j$(J)
+# $(1): tree, $(2): output directory (default _build), $(3): x86 (the
+# default) or arm64.
+KARCH_x86 := ARCH=x86 CC="ccache gcc"
+KARCH_arm64 := ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC="ccache aarch64-linux-gnu-gcc"
+KMAKE = $(MAKE) --no-print-directory -C $(1) O=$(or $(2),_build) $(KARCH_$(or $(3),x86)) -j$(J)
 
 .PHONY: all check series bench bench-bin profile clean deps base tree kernel stock-kernel debug-kernel selftests demo \
-	deps-arm64 initramfs-arm64
+	deps-arm64 kernel-arm64 stock-kernel-arm64 headers-arm64 selftests-arm64 initramfs-arm64
 .NOTPARALLEL:
 
 all: kernel selftests demo
@@ -89,14 +101,15 @@ tree: base
 # $(1): tree, $(2): output directory, $(3): config fragments.
 # Regenerate .config only when the fragments change, so kbuild stays
 # incremental, and refuse a .config that lost an option the fragments set.
+# $(4): x86 (the default) or arm64.
 define kconfig
 	@if ! cat $(3) | cmp -s - $(1)/$(2)/kvmfd.config; then \
 		echo "  CONFIG  $(1)/$(2)/.config"; \
 		mkdir -p $(1)/$(2) && \
-		$(call KMAKE,$(1),$(2)) -s tinyconfig && \
+		$(call KMAKE,$(1),$(2),$(4)) -s tinyconfig && \
 		(cd $(1) && scripts/kconfig/merge_config.sh -m -O $(2) \
 			$(2)/.config $(3) > /dev/null) && \
-		$(call KMAKE,$(1),$(2)) -s olddefconfig && \
+		$(call KMAKE,$(1),$(2),$(4)) -s olddefconfig && \
 		$(H)/config-check $(1)/$(2)/.config $(3) && \
 		cat $(3) > $(1)/$(2)/kvmfd.config; \
 	fi
@@ -126,7 +139,7 @@ debug-kernel: tree
 		$(TREE)/_build-debug/arch/x86/kvm/*/*.o | awk '$$2 ~ /^[tT]$$/ { print $$3 }' | \
 		sort -u > $(KVM_SYMS)
 
-ST_FLAGS = OUTPUT=$(ST) LINUX_HDR_PATH=$(TREE)/_build/usr/include/ \
+ST_FLAGS = ARCH=x86 OUTPUT=$(ST) LINUX_HDR_PATH=$(TREE)/_build/usr/include/ \
 	KHDR_INCLUDES="-isystem $(TREE)/_build/usr/include" \
 	TEST_GEN_PROGS_x86_64="$(TESTS)" CC="ccache gcc"
 
@@ -139,6 +152,49 @@ selftests: kernel
 		$(ST_FLAGS) -j$(J) > $(B)/selftests.log 2>&1 || \
 		{ grep -E 'error|Error' $(B)/selftests.log | head -n 20; \
 		  echo "make: the selftests failed to build; see $(B)/selftests.log"; exit 1; }
+
+# arm64 kernels: the patched one and, for STOCK=1, the stock one, each in
+# _build-arm64 of its tree.  The selftests take their uapi headers from
+# the patched tree's, which need only its configuration.
+kernel-arm64: tree deps-arm64
+	$(call kconfig,$(TREE),_build-arm64,$(H)/kernel-arm64.config,arm64)
+	@echo "  KBUILD  $(TREE)/_build-arm64 (log: $(B)/kbuild-arm64.log)"
+	@$(call KMAKE,$(TREE),_build-arm64,arm64) Image headers > $(B)/kbuild-arm64.log 2>&1 || \
+		{ grep -E 'error|Error' $(B)/kbuild-arm64.log | head -n 20; \
+		  echo "make: the patched arm64 kernel failed to build; see $(B)/kbuild-arm64.log"; exit 1; }
+
+headers-arm64: tree deps-arm64
+	$(call kconfig,$(TREE),_build-arm64,$(H)/kernel-arm64.config,arm64)
+	@$(call KMAKE,$(TREE),_build-arm64,arm64) -s headers > $(B)/kbuild-arm64-headers.log 2>&1 || \
+		{ grep -E 'error|Error' $(B)/kbuild-arm64-headers.log | head -n 20; \
+		  echo "make: the arm64 uapi headers failed to build; see $(B)/kbuild-arm64-headers.log"; exit 1; }
+
+stock-kernel-arm64: base deps-arm64
+	$(call kconfig,$(BASE_TREE),_build-arm64,$(H)/kernel-arm64.config,arm64)
+	@echo "  KBUILD  $(BASE_TREE)/_build-arm64 (log: $(B)/kbuild-stock-arm64.log)"
+	@$(call KMAKE,$(BASE_TREE),_build-arm64,arm64) Image > $(B)/kbuild-stock-arm64.log 2>&1 || \
+		{ grep -E 'error|Error' $(B)/kbuild-stock-arm64.log | head -n 20; \
+		  echo "make: the stock arm64 kernel failed to build; see $(B)/kbuild-stock-arm64.log"; exit 1; }
+
+# The tests of tests-arm64, as TEST_GEN_PROGS_aarch64, linked statically
+# since the VM has busybox and no libc.  abs_objdir, which must exist,
+# puts the generated sysreg headers in the output directory rather than
+# in the tree.
+ST_ARM64_FLAGS = ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
+	OUTPUT=$(ST_ARM64) abs_objdir=$(ST_ARM64) \
+	LINUX_HDR_PATH=$(TREE)/_build-arm64/usr/include/ \
+	KHDR_INCLUDES="-isystem $(TREE)/_build-arm64/usr/include" \
+	TEST_GEN_PROGS_aarch64="$(TESTS_ARM64)" USERLDFLAGS=-static \
+	CC="ccache aarch64-linux-gnu-gcc"
+
+# Without CCACHE_BASEDIR, as for the x86 selftests.
+selftests-arm64: headers-arm64
+	@echo "  SELFTEST $(ST_ARM64) (log: $(B)/selftests-arm64.log)"
+	@mkdir -p $(ST_ARM64)/tools && \
+	env -u CCACHE_BASEDIR $(MAKE) --no-print-directory -C $(TREE)/tools/testing/selftests/kvm \
+		$(ST_ARM64_FLAGS) -j$(J) > $(B)/selftests-arm64.log 2>&1 || \
+		{ grep -E 'error|Error' $(B)/selftests-arm64.log | head -n 20; \
+		  echo "make: the arm64 selftests failed to build; see $(B)/selftests-arm64.log"; exit 1; }
 
 # The arm64 VM's root: busybox and vm-init-arm64 as /init.  The host's /
 # is x86's, so the VM mounts it only to reach the checkout and the tests.
