@@ -4,7 +4,9 @@
 #
 #   make              build the patched kernel and selftests, boot, run the demo
 #   make check        run every test in the VM on the patched kernel
-#                     and again on a debug build of it (KASAN, lockdep, kmemleak)
+#                     and again on a debug build of it (KASAN, lockdep, kmemleak),
+#                     then the arm64 tests on an arm64 build of it under TCG
+#   make check ARCH=x86_64  or ARCH=arm64: run one architecture's tests only
 #   make check STOCK=1  the same test binaries on the unpatched base kernel
 #   make check DEBUG=0  skip the debug-kernel run
 #   make series       write build/series/*.patch with a cover letter
@@ -20,6 +22,23 @@ H := $(CURDIR)/tools/testing/kvmfd
 J ?= $(shell nproc)
 STOCK ?=
 DEBUG ?= 1
+
+# The architectures whose tests `make check` runs: ARCH of the command
+# line, or x86_64 and arm64.  Kbuild reads ARCH too, and make hands a
+# command-line ARCH to every sub-make, kbuild's included, and to the
+# environment: keep it as CHECK_ARCHES, drop ARCH, and name the kernel's
+# ARCH in each sub-make instead.  An ARCH of the environment, as set for
+# cross-building, is dropped too.
+CHECK_ARCHES := x86_64 arm64
+ifeq ($(origin ARCH)$(if $(ARCH),,empty),command line)
+CHECK_ARCHES := $(patsubst x86,x86_64,$(patsubst aarch64,arm64,$(ARCH)))
+ifneq ($(words $(CHECK_ARCHES))$(filter-out x86_64 arm64,$(CHECK_ARCHES)),1)
+$(error ARCH=$(ARCH) is not one that make check runs; use ARCH=x86_64 or ARCH=arm64, or no ARCH for both)
+endif
+endif
+MAKEOVERRIDES := $(filter-out ARCH=%,$(MAKEOVERRIDES))
+override undefine ARCH
+unexport ARCH
 
 BASE_TREE := $(B)/base
 TREE := $(B)/linux
@@ -78,12 +97,21 @@ ifeq ($(STOCK)$(DEBUG),1)
 CHECK_DEBUG := debug-kernel
 endif
 
-# The debug run boots the debug kernel for the tests themselves, and the
-# plain patched kernel for the real-client test's inner guest.
-check: selftests $(if $(STOCK),stock-kernel,kernel) $(CHECK_DEBUG)
-	@$(H)/check $(call BZIMAGE,$(RUN_TREE)) $(ST) $(H)/tests $(LABEL) \
-		$(B)/check-$(LABEL)-console.log \
-		$(if $(CHECK_DEBUG),$(DEBUG_BZIMAGE) $(B)/check-debug-console.log $(KVM_SYMS))
+# What check builds and the blocks of tests it runs (see check's usage),
+# per architecture.  The debug run boots the debug kernel for the tests
+# themselves, and the plain patched kernel for the real-client test's
+# inner guest.
+CHECK_DEPS_x86_64 := selftests $(if $(STOCK),stock-kernel,kernel) $(CHECK_DEBUG)
+CHECK_RUNS_x86_64 := -- x86_64 $(LABEL) $(call BZIMAGE,$(RUN_TREE)) $(ST) $(H)/tests \
+	$(B)/check-$(LABEL)-console.log \
+	$(if $(CHECK_DEBUG),-- x86_64 debug $(DEBUG_BZIMAGE) $(ST) $(H)/tests \
+		$(B)/check-debug-console.log $(KVM_SYMS))
+CHECK_DEPS_arm64 := selftests-arm64 initramfs-arm64 $(if $(STOCK),stock-kernel-arm64,kernel-arm64)
+CHECK_RUNS_arm64 := -- arm64 $(LABEL) $(call IMAGE_ARM64,$(RUN_TREE)) $(ST_ARM64) $(H)/tests-arm64 \
+	$(B)/check-arm64-$(LABEL)-console.log
+
+check: $(foreach a,$(CHECK_ARCHES),$(CHECK_DEPS_$(a)))
+	@$(H)/check $(foreach a,$(CHECK_ARCHES),$(CHECK_RUNS_$(a)))
 
 deps:
 	@$(H)/deps.sh $(BASE_TARBALL)
