@@ -17,6 +17,10 @@
  * its call, so setting it to that number stops right there.
  * KVM_FUZZ_TRACE=1 logs every call.  KVM_FUZZ_ANYWHERE=1 drops the layout
  * rule below that keeps the I/O buses sortable.
+ *
+ * Outside x86 the guest has no port I/O: KVM_IOREGION_PIO is refused with
+ * EINVAL, ioeventfds on the PIO bus are registered but never written, and
+ * the VM has no in-kernel device on either bus.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -557,6 +561,7 @@ static bool region_overlaps(struct fuzz *fz, enum fz_bus bus, u64 addr, u64 len)
 	return false;
 }
 
+#ifdef __x86_64__
 /* The in-kernel devices of the VM's irqchip; the fuzz VM has no PIT. */
 static const struct {
 	enum fz_bus bus;
@@ -569,16 +574,19 @@ static const struct {
 	{ BUS_PIO, 0x4d0, 2, "the ELCR" },
 	{ BUS_MMIO, 0xfec00000, 0x100, "the IOAPIC" },
 };
+#endif
 
 /* The in-kernel device that a range overlaps, or NULL. */
 static const char *kernel_dev_overlaps(enum fz_bus bus, u64 addr, u64 len)
 {
+#ifdef __x86_64__
 	u32 i;
 
 	for (i = 0; i < ARRAY_SIZE(kernel_devs); i++)
 		if (kernel_devs[i].bus == bus &&
 		    ranges_overlap(kernel_devs[i].addr, kernel_devs[i].len, addr, len))
 			return kernel_devs[i].name;
+#endif
 	return NULL;
 }
 
@@ -721,6 +729,8 @@ static struct fz_expect ioregion_expect(struct fuzz *fz, const struct kvm_ioregi
 		return (struct fz_expect){ EINVAL, "flags has unknown bits" };
 	if (!ioregion_pad_zero(args))
 		return (struct fz_expect){ EINVAL, "pad is not zero" };
+	if ((args->flags & KVM_IOREGION_PIO) && !GUEST_HAS_PIO)
+		return (struct fz_expect){ EINVAL, "no port I/O on this architecture" };
 
 	/* A deassign checks nothing more: what names no region is not there. */
 	if (args->flags & KVM_IOREGION_DEASSIGN) {
@@ -1133,15 +1143,16 @@ static void fz_run(struct fuzz *fz)
 
 static void check_no_ucall(struct fuzz *fz, u32 i)
 {
-	struct kvm_run *run = fz->vcpu->run;
 	struct ucall uc;
 	char buf[160];
 
-	if (run->exit_reason != KVM_EXIT_IO || run->io.port != UCALL_PIO_PORT)
+	switch (get_ucall(fz->vcpu, &uc)) {
+	case UCALL_NONE:
 		return;
-
-	if (get_ucall(fz->vcpu, &uc) == UCALL_ABORT)
+	case UCALL_ABORT:
 		REPORT_GUEST_ASSERT(uc);
+		break;
+	}
 	fz_fail(fz, "KVM consumed write %u, expected an exit: %s", i,
 		describe_write(fz, &fz->batch.writes[i], buf, sizeof(buf)));
 }
@@ -1303,6 +1314,10 @@ static void batch_add(struct fuzz *fz, bool pio, u64 addr, u32 len, u64 val)
 	struct fz_batch *b = &fz->batch;
 	struct fz_write *w;
 	int r;
+
+	/* The guest has no port I/O to make the write with. */
+	if (pio && !GUEST_HAS_PIO)
+		return;
 
 	if (b->nr == MAX_BATCH)
 		batch_run(fz);
@@ -1678,6 +1693,7 @@ static u64 gen_region_paddr(struct fuzz *fz, bool pio)
  */
 static void gen_region_near_device(struct fuzz *fz, struct kvm_ioregion *args, bool pio)
 {
+#ifdef __x86_64__
 	u32 i;
 
 	do {
@@ -1687,6 +1703,11 @@ static void gen_region_near_device(struct fuzz *fz, struct kvm_ioregion *args, b
 	args->guest_paddr = kernel_devs[i].addr - 4 +
 			    fz_below(fz, kernel_devs[i].len + 8);
 	args->memory_size = fz_below(fz, 5);
+#else
+	/* There is none: a region like any other. */
+	args->guest_paddr = gen_region_paddr(fz, pio);
+	args->memory_size = gen_region_size(fz, args->guest_paddr, pio);
+#endif
 }
 
 /*
@@ -1735,6 +1756,25 @@ static bool gen_ioregion_existing(struct fuzz *fz, struct kvm_ioregion *args)
 	return true;
 }
 
+/*
+ * Outside x86 a ucall is an MMIO write: keep a region to be assigned clear
+ * of its first byte, or the region's device would take the guest's ucalls.
+ */
+static void avoid_ucall(struct fuzz *fz, struct kvm_ioregion *args)
+{
+#ifndef __x86_64__
+	u64 ucall = fz->vm->ucall_mmio_addr;
+
+	if (args->flags & (KVM_IOREGION_PIO | KVM_IOREGION_DEASSIGN) ||
+	    !ranges_overlap(args->guest_paddr, args->memory_size, ucall, 1))
+		return;
+	if (args->guest_paddr < ucall)
+		args->memory_size = ucall - args->guest_paddr;
+	else
+		args->guest_paddr = ucall + 8;
+#endif
+}
+
 static void gen_ioregion(struct fuzz *fz, struct kvm_ioregion *args)
 {
 	bool deassign = fz_chance(fz, fz->nr_regions > REGIONS_HIGH ? 80 : 40);
@@ -1760,6 +1800,7 @@ static void gen_ioregion(struct fuzz *fz, struct kvm_ioregion *args)
 	if (fz_chance(fz, 3))
 		args->pad[fz_below(fz, sizeof(args->pad))] = 1 + fz_below(fz, 255);
 	args->user_data = fz_rand(fz);
+	avoid_ucall(fz, args);
 }
 
 static void call_ioregion(struct fuzz *fz)
