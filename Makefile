@@ -11,6 +11,7 @@
 #   make check DEBUG=0  skip the debug-kernel run
 #   make series       write build/series/*.patch with a cover letter
 #   make bench        benchmark patched against stock, build/bench/results.md
+#   make bench ARCH=arm64  the doorbell paths on arm64, build/bench-arm64/
 #   make clean        remove build/ (ccache stays in ~/.cache/ccache)
 
 # The one place that names the base.  Another 6.12.y works with a warning.
@@ -84,7 +85,7 @@ KARCH_x86 := ARCH=x86 CC="ccache gcc"
 KARCH_arm64 := ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC="ccache aarch64-linux-gnu-gcc"
 KMAKE = $(MAKE) --no-print-directory -C $(1) O=$(or $(2),_build) $(KARCH_$(or $(3),x86)) -j$(J)
 
-.PHONY: all check series bench bench-bin profile clean deps base tree kernel stock-kernel debug-kernel selftests demo \
+.PHONY: all check series bench bench-bin bench-bin-arm64 profile clean deps base tree kernel stock-kernel debug-kernel selftests demo \
 	deps-arm64 kernel-arm64 stock-kernel-arm64 headers-arm64 selftests-arm64 initramfs-arm64
 .NOTPARALLEL:
 
@@ -257,26 +258,59 @@ demo: selftests
 # Patched and stock alternate, BENCH_ROUNDS times each, in one invocation.
 # BENCH_VMSTART=0 leaves out the QEMU start timing, the slowest part.
 # BENCH_ICOUNT=SHIFT runs TCG in instruction-count mode (see vm-run).
+# ARCH=arm64 benchmarks the doorbell paths alone, without the QEMU start:
+# the arm64 VM has no QEMU to start.
 BENCH_ROUNDS ?= 3
 BENCH_ARGS ?=
 BENCH_VMSTART ?= 1
 BENCH_ICOUNT ?=
+BENCH_ARCH := $(if $(filter x86_64,$(CHECK_ARCHES)),x86_64,arm64)
+ifeq ($(BENCH_ARCH),arm64)
+BD := $(B)/bench$(if $(BENCH_ICOUNT),-icount)-arm64
+BENCH_DEPS := bench-bin-arm64 kernel-arm64 stock-kernel-arm64 initramfs-arm64
+BENCH_RUN := $(B)/bench-bin-arm64 -d
+BENCH_IMAGE = $(call IMAGE_ARM64,$(1))
+BENCH_VMRUN_ARCH := --arch arm64
+override BENCH_VMSTART := 0
+BENCH_HOST := an arm64 VM (qemu-system-aarch64, -cpu max) on
+else
 BD := $(B)/bench$(if $(BENCH_ICOUNT),-icount)
-BENCH_VMRUN = $(H)/vm-run $(if $(BENCH_ICOUNT),--icount $(BENCH_ICOUNT)) --timeout 1800
+BENCH_DEPS := bench-bin stock-kernel
+BENCH_RUN := $(B)/bench-bin
+BENCH_IMAGE = $(call BZIMAGE,$(1))
+BENCH_VMRUN_ARCH :=
+BENCH_HOST :=
+endif
+BENCH_VMRUN = $(H)/vm-run $(BENCH_VMRUN_ARCH) $(if $(BENCH_ICOUNT),--icount $(BENCH_ICOUNT)) \
+	--timeout 1800
 
 bench-bin: selftests
 	@echo "  CC      $(B)/bench-bin"
 	@ccache gcc $(DEMO_CFLAGS) $(H)/bench.c $(ST)/lib/*.o $(ST)/lib/x86_64/*.o \
 		-pthread -ldl -o $(B)/bench-bin
 
-bench: bench-bin stock-kernel
+# Static, as the arm64 VM's busybox userland has no libc.
+BENCH_CFLAGS_ARM64 = -O2 -g -std=gnu99 -D_GNU_SOURCE -Wall -fno-stack-protector \
+	-DCONFIG_64BIT -I$(TREE)/tools/testing/selftests/kvm/include \
+	-I$(TREE)/tools/testing/selftests/kvm/include/aarch64 \
+	-I$(TREE)/tools/testing/selftests -I$(TREE)/tools/include \
+	-I$(TREE)/tools/arch/arm64/include \
+	-I$(ST_ARM64)/tools/arch/arm64/include/generated \
+	-isystem $(TREE)/_build-arm64/usr/include
+
+bench-bin-arm64: selftests-arm64
+	@echo "  CC      $(B)/bench-bin-arm64"
+	@ccache aarch64-linux-gnu-gcc $(BENCH_CFLAGS_ARM64) $(H)/bench.c $(ST_ARM64)/lib/*.o \
+		$(ST_ARM64)/lib/aarch64/*.o -static -pthread -o $(B)/bench-bin-arm64
+
+bench: $(BENCH_DEPS)
 	@rm -rf $(BD) && mkdir -p $(BD)
 	@for r in $$(seq $(BENCH_ROUNDS)); do \
 		for k in patched stock; do \
 			if [ $$k = patched ]; then t=$(TREE); else t=$(BASE_TREE); fi; \
 			echo "  BENCH   round $$r/$(BENCH_ROUNDS), $$k kernel"; \
-			$(BENCH_VMRUN) --kernel $(call BZIMAGE,$$t) --log $(BD)/console-$$k-$$r.log \
-				-- $(B)/bench-bin -r 1 $(BENCH_ARGS) \
+			$(BENCH_VMRUN) --kernel $(call BENCH_IMAGE,$$t) --log $(BD)/console-$$k-$$r.log \
+				-- $(BENCH_RUN) -r 1 $(BENCH_ARGS) \
 				>> $(BD)/raw-$$k.csv || { echo "make: the benchmark failed on the $$k kernel; see $(BD)/console-$$k-$$r.log"; exit 1; }; \
 			[ "$(BENCH_VMSTART)" = 1 ] || continue; \
 			KVMFD_KERNEL=$(call BZIMAGE,$(TREE)) VMRUN_ENV=KVMFD_KERNEL \
@@ -285,7 +319,7 @@ bench: bench-bin stock-kernel
 				{ echo "make: the VM start benchmark failed on the $$k kernel; see $(BD)/console-vmstart-$$k-$$r.log"; exit 1; }; \
 		done; \
 	done
-	@$(H)/bench-report $(BD) "$$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), \
+	@$(H)/bench-report $(BD) "$(BENCH_HOST) $$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), \
 		$$(if [ -n '$(BENCH_ICOUNT)' ]; then echo 'TCG with -icount shift=$(BENCH_ICOUNT), so times count instructions, 2^$(BENCH_ICOUNT) ns each'; \
 		elif grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then echo KVM; else echo TCG; fi)"
 	@gnuplot $(BD)/bench.gp && echo "  PLOT    $(BD)/bench.png"

@@ -8,6 +8,12 @@
  *   group,case,param,value,unit
  *
  * e.g. "doorbell,pio-ioeventfd,1,2.71,us" or "scaling,hit-last,1000,3.02,us".
+ *
+ * It builds for x86_64 and aarch64.  arm64 has no port I/O: there the
+ * doorbell of the data-match cases is an MMIO address, the port I/O
+ * doorbells are left out, and the control exit is an HVC (PSCI_VERSION)
+ * rather than CPUID; registration still uses the PIO bus, which needs no
+ * guest access.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,6 +28,9 @@
 #include <sys/socket.h>
 
 #include <linux/ioregion.h>
+#ifdef __aarch64__
+#include <linux/psci.h>
+#endif
 
 #include "ioregion_device.h"
 #include "kvm_util.h"
@@ -31,12 +40,26 @@
 #define BENCH_PORT	0x6000
 #define BENCH_GPA	(4ull << 30)
 
+#ifdef __x86_64__
+/* The doorbell of the data-match cases: a port, as virtio-pci legacy's. */
+#define DB_OP		OP_PIO_WRITE
+#define DB_ADDR		BENCH_PORT
+#define DB_FLAG		KVM_IOEVENTFD_FLAG_PIO
+#define NULL_CASE	"null-cpuid"
+#else
+#define DB_OP		OP_MMIO_WRITE
+#define DB_ADDR		(BENCH_GPA + 0x400)
+#define DB_FLAG		0
+#define NULL_CASE	"null-hvc"
+#endif
+
 enum bench_op {
 	OP_PIO_WRITE,
 	OP_MMIO_WRITE,
 	OP_PIO_READ,
 	OP_MMIO_READ,
-	OP_CPUID,
+	/* An exit that KVM handles at once: CPUID, or an HVC on arm64. */
+	OP_NULL,
 	OP_NONE,
 };
 
@@ -48,6 +71,7 @@ static u32 guest_count;
 /* Iterations of an empty loop after each access, to let its consumer sleep. */
 static u32 guest_gap;
 
+#ifdef __x86_64__
 static u32 guest_inl(u16 port)
 {
 	u32 value;
@@ -55,6 +79,32 @@ static u32 guest_inl(u16 port)
 	__asm__ __volatile__("inl %%dx, %%eax" : "=a"(value) : "d"(port));
 	return value;
 }
+
+static void guest_null_exit(void)
+{
+	u32 eax, ebx, ecx, edx;
+
+	cpuid(0, &eax, &ebx, &ecx, &edx);
+}
+#else
+static void outl(u16 port, u32 val)
+{
+	GUEST_FAIL("No port I/O on this architecture");
+}
+
+static u32 guest_inl(u16 port)
+{
+	GUEST_FAIL("No port I/O on this architecture");
+	return 0;
+}
+
+static void guest_null_exit(void)
+{
+	struct arm_smccc_res res;
+
+	smccc_hvc(PSCI_0_2_FN_PSCI_VERSION, 0, 0, 0, 0, 0, 0, 0, &res);
+}
+#endif
 
 static void guest_code(void)
 {
@@ -75,12 +125,9 @@ static void guest_code(void)
 			case OP_MMIO_READ:
 				(void)READ_ONCE(*(u32 *)guest_addr);
 				break;
-			case OP_CPUID: {
-				u32 eax, ebx, ecx, edx;
-
-				cpuid(0, &eax, &ebx, &ecx, &edx);
+			case OP_NULL:
+				guest_null_exit();
 				break;
-			}
 			case OP_NONE:
 				break;
 			}
@@ -140,10 +187,17 @@ static void handle_exit(struct kvm_vcpu *vcpu)
 }
 
 /* An exit for the guest's accesses, not for a ucall. */
-static bool is_bench_exit(struct kvm_run *run)
+static bool is_bench_exit(struct kvm_vcpu *vcpu)
 {
+	struct kvm_run *run = vcpu->run;
+
+#ifdef __x86_64__
 	return run->exit_reason == KVM_EXIT_MMIO ||
 	       (run->exit_reason == KVM_EXIT_IO && run->io.port >= BENCH_PORT);
+#else
+	return run->exit_reason == KVM_EXIT_MMIO &&
+	       run->mmio.phys_addr != vcpu->vm->ucall_mmio_addr;
+#endif
 }
 
 /* Run @count guest accesses and return the time of one, in microseconds. */
@@ -170,7 +224,7 @@ static double run_ops(struct kvm_vcpu *vcpu, enum bench_op op, u64 addr, u32 val
 		 * per exit: 9k instructions that no VMM spends.
 		 */
 		TEST_ASSERT(!__vcpu_run(vcpu), KVM_IOCTL_ERROR(KVM_RUN, -1));
-		if (is_bench_exit(vcpu->run)) {
+		if (is_bench_exit(vcpu)) {
 			handle_exit(vcpu);
 			continue;
 		}
@@ -440,15 +494,19 @@ static void bench_doorbells(void)
 	struct kvm_vm *vm = bench_vm(&vcpu);
 	int fd = new_eventfd();
 
-	measure(vcpu, "doorbell", "null-cpuid", 1, OP_CPUID, 0, 0);
+	measure(vcpu, "doorbell", NULL_CASE, 1, OP_NULL, 0, 0);
+#ifdef __x86_64__
 	measure(vcpu, "doorbell", "pio-exit", 1, OP_PIO_WRITE, BENCH_PORT + 0x100, 1);
+#endif
 	measure(vcpu, "doorbell", "mmio-exit", 1, OP_MMIO_WRITE, BENCH_GPA + 0x800, 1);
 	measure(vcpu, "doorbell", "mmio-read-exit", 1, OP_MMIO_READ, BENCH_GPA + 0x800, 0);
 
 	ioeventfd(vm, BENCH_PORT, 4, fd, KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH, 1);
 	ioeventfd(vm, BENCH_GPA, 4, fd, KVM_IOEVENTFD_FLAG_DATAMATCH, 1);
 	ioeventfd(vm, BENCH_GPA + 0x10, 0, fd, 0, 0);
+#ifdef __x86_64__
 	measure(vcpu, "doorbell", "pio-ioeventfd", 1, OP_PIO_WRITE, BENCH_PORT, 1);
+#endif
 	measure(vcpu, "doorbell", "mmio-ioeventfd", 1, OP_MMIO_WRITE, BENCH_GPA, 1);
 	measure(vcpu, "doorbell", "fast-mmio-ioeventfd", 1, OP_MMIO_WRITE, BENCH_GPA + 0x10, 1);
 
@@ -470,7 +528,7 @@ static const int wildcard_items[] = { 1, 1000, 10000 };
 /* Data-match items with values 1..n on one port, all on one eventfd. */
 static void bench_scaling_one(int n)
 {
-	u32 flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH;
+	u32 flags = DB_FLAG | KVM_IOEVENTFD_FLAG_DATAMATCH;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm = bench_vm(&vcpu);
 	int fd = new_eventfd();
@@ -479,16 +537,16 @@ static void bench_scaling_one(int n)
 
 	start = now_ns();
 	for (i = 1; i <= n; i++)
-		ioeventfd(vm, BENCH_PORT, 4, fd, flags, i);
+		ioeventfd(vm, DB_ADDR, 4, fd, flags, i);
 	report("register", "assign-one-address", n, (now_ns() - start) / n / 1000, "us");
 
-	measure(vcpu, "scaling", "hit-first", n, OP_PIO_WRITE, BENCH_PORT, 1);
-	measure(vcpu, "scaling", "hit-last", n, OP_PIO_WRITE, BENCH_PORT, n);
-	measure(vcpu, "scaling", "miss", n, OP_PIO_WRITE, BENCH_PORT, n + 1);
+	measure(vcpu, "scaling", "hit-first", n, DB_OP, DB_ADDR, 1);
+	measure(vcpu, "scaling", "hit-last", n, DB_OP, DB_ADDR, n);
+	measure(vcpu, "scaling", "miss", n, DB_OP, DB_ADDR, n + 1);
 
 	start = now_ns();
 	for (i = 1; i <= n; i++)
-		ioeventfd(vm, BENCH_PORT, 4, fd, flags | KVM_IOEVENTFD_FLAG_DEASSIGN, i);
+		ioeventfd(vm, DB_ADDR, 4, fd, flags | KVM_IOEVENTFD_FLAG_DEASSIGN, i);
 	report("register", "deassign-one-address", n, (now_ns() - start) / n / 1000, "us");
 
 	close(fd);
@@ -502,22 +560,22 @@ static void bench_scaling_one(int n)
  */
 static void bench_scaling_pair(int n)
 {
-	u32 flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH;
+	u32 flags = DB_FLAG | KVM_IOEVENTFD_FLAG_DATAMATCH;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm = bench_vm(&vcpu);
 	int fd = new_eventfd();
 	double one, many;
 	int i;
 
-	ioeventfd(vm, BENCH_PORT, 4, fd, flags, 1);
+	ioeventfd(vm, DB_ADDR, 4, fd, flags, 1);
 	for (i = 1; i <= n; i++)
-		ioeventfd(vm, BENCH_PORT + 4, 4, fd, flags, i);
+		ioeventfd(vm, DB_ADDR + 4, 4, fd, flags, i);
 
-	run_ops(vcpu, OP_PIO_WRITE, BENCH_PORT, 1, nr_ops / 10 ?: 1);
-	run_ops(vcpu, OP_PIO_WRITE, BENCH_PORT + 4, n, nr_ops / 10 ?: 1);
+	run_ops(vcpu, DB_OP, DB_ADDR, 1, nr_ops / 10 ?: 1);
+	run_ops(vcpu, DB_OP, DB_ADDR + 4, n, nr_ops / 10 ?: 1);
 	for (i = 0; i < nr_runs; i++) {
-		one = run_ops(vcpu, OP_PIO_WRITE, BENCH_PORT, 1, nr_ops);
-		many = run_ops(vcpu, OP_PIO_WRITE, BENCH_PORT + 4, n, nr_ops);
+		one = run_ops(vcpu, DB_OP, DB_ADDR, 1, nr_ops);
+		many = run_ops(vcpu, DB_OP, DB_ADDR + 4, n, nr_ops);
 		report("pair", "one", n, one, "us");
 		report("pair", "many", n, many, "us");
 		report("pair", "ratio", n, many / one, "x");
@@ -606,7 +664,7 @@ static long slab_kib(void)
 /* P5: many items on one address are accepted; report their memory. */
 static void bench_many(int n)
 {
-	u32 flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH;
+	u32 flags = DB_FLAG | KVM_IOEVENTFD_FLAG_DATAMATCH;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm = bench_vm(&vcpu);
 	int fd = new_eventfd();
@@ -614,16 +672,16 @@ static void bench_many(int n)
 	int i, ret = 0;
 
 	for (i = 1; i <= n && !ret; i++)
-		ret = __ioeventfd(vm, BENCH_PORT, 4, fd, flags, i);
+		ret = __ioeventfd(vm, DB_ADDR, 4, fd, flags, i);
 	report("many", "accepted", n, ret ? i - 2 : n, "items");
 	report("many", "slab-per-item", n, (slab_kib() - before) * 1024.0 / n, "bytes");
 	if (!ret)
-		measure(vcpu, "many", "hit-last", n, OP_PIO_WRITE, BENCH_PORT, n);
+		measure(vcpu, "many", "hit-last", n, DB_OP, DB_ADDR, n);
 
 	/* All but one go: the item table must shrink with the group. */
 	report("many", "table-bytes", n, vm_get_stat(vm, "ioeventfd_table_bytes"), "bytes");
 	for (i = 2; i <= n && !ret; i++)
-		ioeventfd(vm, BENCH_PORT, 4, fd, flags | KVM_IOEVENTFD_FLAG_DEASSIGN, i);
+		ioeventfd(vm, DB_ADDR, 4, fd, flags | KVM_IOEVENTFD_FLAG_DEASSIGN, i);
 	report("many", "table-bytes-left", n, vm_get_stat(vm, "ioeventfd_table_bytes"), "bytes");
 
 	close(fd);
