@@ -167,6 +167,7 @@ static void region_set(struct kvm_vm *vm, u32 flags)
 static u64 run_ucall(struct kvm_vcpu *vcpu)
 {
 	struct ucall uc;
+	char buf[160];
 
 	vcpu_run(vcpu);
 	switch (get_ucall(vcpu, &uc)) {
@@ -177,8 +178,7 @@ static u64 run_ucall(struct kvm_vcpu *vcpu)
 		REPORT_GUEST_ASSERT(uc);
 		break;
 	default:
-		TEST_FAIL("Unexpected exit %s, addr 0x%llx",
-			  exit_reason_str(vcpu->run->exit_reason), vcpu->run->mmio.phys_addr);
+		TEST_FAIL("Unexpected exit: %s", describe_io_exit(vcpu, buf, sizeof(buf)));
 	}
 	return uc.cmd;
 }
