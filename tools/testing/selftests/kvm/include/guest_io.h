@@ -111,6 +111,19 @@ static inline u64 guest_mmio_read(u64 gpa, u32 size)
 	}
 }
 
+/* Whether @vcpu exited for a ucall: port I/O on x86, MMIO elsewhere. */
+static inline bool is_ucall_exit(struct kvm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+
+#ifdef __x86_64__
+	return run->exit_reason == KVM_EXIT_IO && run->io.port == UCALL_PIO_PORT;
+#else
+	return run->exit_reason == KVM_EXIT_MMIO &&
+	       run->mmio.phys_addr == vcpu->vm->ucall_mmio_addr;
+#endif
+}
+
 /* Describe the exit of @vcpu into @buf, for assertion messages. */
 static inline const char *describe_io_exit(struct kvm_vcpu *vcpu, char *buf, size_t size)
 {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KVM_SET_IOREGION: guest MMIO and PIO accesses that KVM sends to a device
- * task over connected AF_UNIX stream sockets, one for both directions or one
- * per direction, as 32-byte commands and responses, without exiting to
- * userspace.
+ * KVM_SET_IOREGION: guest MMIO and (on x86) PIO accesses that KVM sends to
+ * a device task over connected AF_UNIX stream sockets, one for both
+ * directions or one per direction, as 32-byte commands and responses,
+ * without exiting to userspace.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,9 +37,6 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
-/* Arbitrary, clear of ucall and of the in-kernel PIC and PIT. */
-#define PIO_BASE		0x6000
-
 /* Outside every memslot, identity mapped by the fixture. */
 #define MMIO_GPA		(4ull * SZ_1G)
 #define MMIO_NR_PAGES		4
@@ -48,8 +45,27 @@
 #define REGION_SIZE		IOREGION_REGFILE_SIZE
 
 /* Zero-length regions, away from the register files. */
-#define ZL_GPA			(MMIO_GPA + 2 * PAGE_SIZE)
+#define ZL_GPA			(MMIO_GPA + 2 * SZ_4K)
+
+/*
+ * Most cases pair an MMIO region with a second one, which is port I/O on
+ * x86.  Without port I/O (arm64) the second region is MMIO as well, on a
+ * page of its own, so that those cases still run with two regions on one
+ * device.  Cases about port I/O itself are x86's.
+ */
+#ifdef __x86_64__
+/* Arbitrary, clear of ucall and of the in-kernel PIC and PIT. */
+#define PIO_BASE		0x6000
 #define ZL_PORT			(PIO_BASE + 0x2000)
+
+#define SECOND_BASE		PIO_BASE
+#define SECOND_ZL		ZL_PORT
+#define SECOND_BUS		KVM_IOREGION_PIO
+#else
+#define SECOND_BASE		(MMIO_GPA + SZ_4K)
+#define SECOND_ZL		(ZL_GPA + 0x800)
+#define SECOND_BUS		0
+#endif
 
 /* Upper bits set in every byte, so that truncation or sign extension shows. */
 #define PATTERN			0xf1e2d3c4b5a69788ull
@@ -65,8 +81,11 @@
 #define USER_DATA_BASE		0x8877665544332200ull
 #define USER_DATA(i)		(USER_DATA_BASE | (i))
 
-/* Region indices of the stress tests: vCPU i has MMIO region i and PIO region i + 8. */
-#define STRESS_PIO		8
+/*
+ * Region indices of the stress tests: vCPU i has MMIO region i and second
+ * region i + 8.
+ */
+#define STRESS_SECOND		8
 #define MAX_STRESS_VCPUS	8
 
 #define LOG_SIZE		4096
@@ -102,6 +121,25 @@ static const char *bus_str(bool pio)
 	return pio ? "PIO" : "MMIO";
 }
 
+/* Whether the second region of a case is port I/O (see SECOND_BUS). */
+static bool second_pio(void)
+{
+	return SECOND_BUS & KVM_IOREGION_PIO;
+}
+
+static void guest_write(bool pio, u64 addr, u8 size, u64 val)
+{
+	if (pio)
+		guest_pio_write(addr, size, val);
+	else
+		guest_mmio_write(addr, size, val);
+}
+
+static u64 guest_read(bool pio, u64 addr, u8 size)
+{
+	return pio ? guest_pio_read(addr, size) : guest_mmio_read(addr, size);
+}
+
 /* The access the guest makes, and for a read the value it must get. */
 struct io_op {
 	u64 addr;
@@ -128,17 +166,11 @@ static void guest_code(void)
 		for (i = 0; i < READ_ONCE(guest_nr_ops); i++) {
 			op = &guest_ops[i];
 			if (op->write) {
-				if (op->pio)
-					guest_pio_write(op->addr, op->size, op->val);
-				else
-					guest_mmio_write(op->addr, op->size, op->val);
+				guest_write(op->pio, op->addr, op->size, op->val);
 				continue;
 			}
 
-			if (op->pio)
-				val = guest_pio_read(op->addr, op->size);
-			else
-				val = guest_mmio_read(op->addr, op->size);
+			val = guest_read(op->pio, op->addr, op->size);
 			__GUEST_ASSERT(val == op->val,
 				       "Op %d: %u-byte %s read at 0x%lx returned 0x%lx, expected 0x%lx",
 				       i, op->size, op->pio ? "PIO" : "MMIO", op->addr, val,
@@ -153,9 +185,9 @@ static u64 stress_mmio(u32 idx)
 	return MMIO_GPA + idx * REGION_SIZE;
 }
 
-static u16 stress_port(u32 idx)
+static u64 stress_second(u32 idx)
 {
-	return PIO_BASE + idx * REGION_SIZE;
+	return SECOND_BASE + idx * REGION_SIZE;
 }
 
 /* The value vCPU @idx writes in iteration @n, for the device to check. */
@@ -167,12 +199,12 @@ static u64 stress_val(u32 idx, u64 n)
 /*
  * Each iteration writes a sequence number to register 0 of the vCPU's MMIO
  * region and reads it back, then the same through the upper half of register
- * 0 of its PIO region.
+ * 0 of its second region.
  */
 static void guest_stress(u32 idx)
 {
 	const u64 mmio = stress_mmio(idx);
-	const u16 port = stress_port(idx) + 4;
+	const u64 second = stress_second(idx) + 4;
 	u64 n = 0, end, v, val;
 
 	for (;;) {
@@ -186,10 +218,10 @@ static void guest_stress(u32 idx)
 				       "vCPU %u, iteration %lu: MMIO read 0x%lx, wrote 0x%lx",
 				       idx, n, val, v);
 
-			guest_pio_write(port, 4, v);
-			val = guest_pio_read(port, 4);
+			guest_write(second_pio(), second, 4, v);
+			val = guest_read(second_pio(), second, 4);
 			__GUEST_ASSERT(val == (u32)v,
-				       "vCPU %u, iteration %lu: PIO read 0x%lx, wrote 0x%x",
+				       "vCPU %u, iteration %lu: second region read 0x%lx, wrote 0x%x",
 				       idx, n, val, (u32)v);
 		}
 		GUEST_SYNC(n);
@@ -289,12 +321,12 @@ static void dev_check_cmd(const struct ioregionfd_cmd *cmd)
 static void dev_check_stress(struct test_dev *dev, const struct ioregionfd_cmd *cmd)
 {
 	u32 r = cmd->user_data - USER_DATA_BASE;
-	bool pio = r & STRESS_PIO;
-	u8 size = pio ? 4 : 8;
-	u64 want = stress_val(r % STRESS_PIO, dev->seq[r]) & ioregion_size_mask(size);
+	bool second = r & STRESS_SECOND;
+	u8 size = second ? 4 : 8;
+	u64 want = stress_val(r % STRESS_SECOND, dev->seq[r]) & ioregion_size_mask(size);
 	char buf[192];
 
-	TEST_ASSERT(cmd->size == size && cmd->offset == (pio ? 4 : 0) &&
+	TEST_ASSERT(cmd->size == size && cmd->offset == (second ? 4 : 0) &&
 		    cmd->flags == IOREGIONFD_CMD_RESP,
 		    "Region %u: unexpected command %s", r, cmd_str(cmd, buf, sizeof(buf)));
 
@@ -722,9 +754,7 @@ static void report_guest_abort(struct kvm_vcpu *vcpu)
 {
 	struct ucall uc;
 
-	if (vcpu->run->exit_reason == KVM_EXIT_IO &&
-	    vcpu->run->io.port == UCALL_PIO_PORT &&
-	    get_ucall(vcpu, &uc) == UCALL_ABORT)
+	if (is_ucall_exit(vcpu) && get_ucall(vcpu, &uc) == UCALL_ABORT)
 		REPORT_GUEST_ASSERT(uc);
 }
 
@@ -758,7 +788,7 @@ static void check_exit(struct kvm_vcpu *vcpu, const struct exp_exit *exp)
 	void *ptr;
 
 	/* Say what KVM skipped before the guest's complaint. */
-	if (run->exit_reason == KVM_EXIT_IO && run->io.port == UCALL_PIO_PORT)
+	if (is_ucall_exit(vcpu))
 		ksft_print_msg("Expected %s at 0x%lx (%u-byte %s %s), the guest went on\n",
 			       exp->reason == KVM_EXIT_IOREGIONFD_FAILURE ?
 			       "KVM_EXIT_IOREGIONFD_FAILURE" : exit_reason_str(exp->reason),
@@ -773,7 +803,7 @@ static void check_exit(struct kvm_vcpu *vcpu, const struct exp_exit *exp)
 
 	if (exp->pio) {
 		TEST_ASSERT(run->exit_reason == KVM_EXIT_IO &&
-			    run->io.port != UCALL_PIO_PORT &&
+			    !is_ucall_exit(vcpu) &&
 			    run->io.port == exp->addr && run->io.size == exp->len &&
 			    run->io.count == 1 &&
 			    run->io.direction == (exp->write ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN),
@@ -1083,23 +1113,23 @@ static void workers_run(struct worker *w, struct kvm_vcpu **vcpus, int nr, u32 k
 		worker_join(&w[i]);
 }
 
-/* Give vCPU @idx its MMIO and PIO regions for guest_stress(). */
+/* Give vCPU @idx its two regions for guest_stress(). */
 static void stress_assign(struct kvm_vm *vm, struct test_dev *dev, u32 idx)
 {
 	struct region mmio = { .base = stress_mmio(idx), .size = REGION_SIZE, .idx = idx };
-	struct region pio = {
-		.base = stress_port(idx), .size = REGION_SIZE, .flags = KVM_IOREGION_PIO,
-		.idx = idx + STRESS_PIO,
+	struct region second = {
+		.base = stress_second(idx), .size = REGION_SIZE, .flags = SECOND_BUS,
+		.idx = idx + STRESS_SECOND,
 	};
 
 	region_assign(vm, &mmio, dev);
-	region_assign(vm, &pio, dev);
+	region_assign(vm, &second, dev);
 }
 
 /* Both regions of vCPU @idx must have seen exactly @iters iterations. */
 static void stress_check(struct test_dev *dev, u32 idx, u64 iters)
 {
-	u32 r[2] = { idx, idx + STRESS_PIO };
+	u32 r[2] = { idx, idx + STRESS_SECOND };
 	int i;
 
 	pthread_mutex_lock(&dev->lock);
@@ -1107,8 +1137,8 @@ static void stress_check(struct test_dev *dev, u32 idx, u64 iters)
 		TEST_ASSERT(dev->seq[r[i]] == iters && !dev->want_read[r[i]] &&
 			    dev->regs[r[i]].reads == iters && dev->regs[r[i]].writes == iters &&
 			    !dev->regs[r[i]].bad,
-			    "vCPU %u, %s region: the device saw %lu iterations (%lu reads, %lu writes, %lu bad), expected %lu",
-			    idx, bus_str(i), dev->seq[r[i]], dev->regs[r[i]].reads,
+			    "vCPU %u, region %u: the device saw %lu iterations (%lu reads, %lu writes, %lu bad), expected %lu",
+			    idx, r[i], dev->seq[r[i]], dev->regs[r[i]].reads,
 			    dev->regs[r[i]].writes, dev->regs[r[i]].bad, iters);
 	}
 	pthread_mutex_unlock(&dev->lock);
@@ -1160,14 +1190,14 @@ FIXTURE_TEARDOWN(ioregionfd)
 
 /*
  * Reads and writes of every size, at the top of a register, through an MMIO
- * and a PIO region.  The device checks every field of the commands, the
+ * and a second region.  The device checks every field of the commands, the
  * guest the values it reads, which the device pads with junk.
  */
 TEST_F(ioregionfd, access_sizes)
 {
 	const struct region regions[2] = {
 		{ .base = MMIO_GPA + 0x100, .size = REGION_SIZE, .idx = 0 },
-		{ .base = PIO_BASE + 0x100, .size = REGION_SIZE, .flags = KVM_IOREGION_PIO,
+		{ .base = SECOND_BASE + 0x100, .size = REGION_SIZE, .flags = SECOND_BUS,
 		  .idx = 1 },
 	};
 	struct kvm_vcpu *vcpu = self->vcpu;
@@ -1236,13 +1266,13 @@ TEST_F(ioregionfd, posted_writes)
 	const struct region regions[4] = {
 		{ .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0,
 		  .flags = KVM_IOREGION_POSTED_WRITES },
-		{ .base = PIO_BASE, .size = REGION_SIZE, .idx = 1,
-		  .flags = KVM_IOREGION_POSTED_WRITES | KVM_IOREGION_PIO },
+		{ .base = SECOND_BASE, .size = REGION_SIZE, .idx = 1,
+		  .flags = KVM_IOREGION_POSTED_WRITES | SECOND_BUS },
 		{ .base = ZL_GPA, .size = 0, .idx = 2, .flags = KVM_IOREGION_POSTED_WRITES },
-		{ .base = ZL_PORT, .size = 0, .idx = 3,
-		  .flags = KVM_IOREGION_POSTED_WRITES | KVM_IOREGION_PIO },
+		{ .base = SECOND_ZL, .size = 0, .idx = 3,
+		  .flags = KVM_IOREGION_POSTED_WRITES | SECOND_BUS },
 	};
-	const struct region *mmio = &regions[0], *pio = &regions[1];
+	const struct region *mmio = &regions[0], *second = &regions[1];
 	struct kvm_vcpu *vcpu = self->vcpu;
 	struct test_dev *dev = &self->dev;
 	struct ioregion_stats before;
@@ -1267,10 +1297,10 @@ TEST_F(ioregionfd, posted_writes)
 		prog_access(&p, mmio, i * 8 + 8 - access_sizes[i], access_sizes[i], true,
 			    PATTERN >> (8 * i));
 	for (i = 0; i < 3; i++)
-		prog_access(&p, pio, i * 8 + 8 - access_sizes[i], access_sizes[i], true,
+		prog_access(&p, second, i * 8 + 8 - access_sizes[i], access_sizes[i], true,
 			    ~PATTERN >> (8 * i));
-	prog_access(&p, pio, IOREGION_REGFILE_DOORBELL, 4, true, PATTERN);
-	prog_access(&p, pio, IOREGION_REGFILE_DOORBELL + 4, 4, true, PATTERN);
+	prog_access(&p, second, IOREGION_REGFILE_DOORBELL, 4, true, PATTERN);
+	prog_access(&p, second, IOREGION_REGFILE_DOORBELL + 4, 4, true, PATTERN);
 	for (i = 0; i < 4; i++)
 		prog_access(&p, &regions[2], 0, access_sizes[i], true, pattern(i));
 	for (i = 0; i < 3; i++)
@@ -1290,18 +1320,18 @@ TEST_F(ioregionfd, posted_writes)
 	prog_access(&p, mmio, IOREGION_REGFILE_DOORBELL, 8, false, 0);
 	for (i = 0; i < 4; i++)
 		prog_access(&p, mmio, i * 8, 8, false, 0);
-	prog_access(&p, pio, IOREGION_REGFILE_DOORBELL, 4, false, 0);
+	prog_access(&p, second, IOREGION_REGFILE_DOORBELL, 4, false, 0);
 	for (i = 0; i < 3; i++)
-		prog_access(&p, pio, i * 8 + 4, 4, false, 0);
+		prog_access(&p, second, i * 8 + 4, 4, false, 0);
 	prog_access(&p, mmio, IOREGION_REGFILE_DOORBELL, 8, true, 4);
 	prog_access(&p, mmio, IOREGION_REGFILE_DOORBELL, 4, false, 0);
 
 	/* Reads of a zero-length region are userspace's. */
 	prog_exit(&p, false, ZL_GPA, 4, false, PATTERN);
-	prog_exit(&p, true, ZL_PORT, 2, false, PATTERN);
+	prog_exit(&p, second_pio(), SECOND_ZL, 2, false, PATTERN);
 	run_prog(vcpu, &p);
 
-	TEST_ASSERT(p.model[mmio->idx].doorbells == 4 && p.model[pio->idx].doorbells == 2,
+	TEST_ASSERT(p.model[mmio->idx].doorbells == 4 && p.model[second->idx].doorbells == 2,
 		    "Test bug: wrong doorbell count");
 	check_cmds(dev, &p);
 	assert_stats(vcpu, &before, p.nr_cmds - n - 1, n + 1, 0);
@@ -1483,8 +1513,8 @@ TEST_F_TIMEOUT(ioregionfd, signal_storm, 300)
 TEST_F(ioregionfd, device_hang_up)
 {
 	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
-	const struct region pio = { .base = PIO_BASE, .size = REGION_SIZE, .idx = 1,
-				    .flags = KVM_IOREGION_PIO };
+	const struct region second = { .base = SECOND_BASE, .size = REGION_SIZE, .idx = 1,
+				       .flags = SECOND_BUS };
 	const struct region posted = { .base = ZL_GPA, .size = 0, .idx = 2,
 				       .flags = KVM_IOREGION_POSTED_WRITES };
 	struct kvm_vcpu *vcpu = self->vcpu;
@@ -1493,7 +1523,7 @@ TEST_F(ioregionfd, device_hang_up)
 	static struct prog p;
 
 	region_assign(vcpu->vm, &mmio, dev);
-	region_assign(vcpu->vm, &pio, dev);
+	region_assign(vcpu->vm, &second, dev);
 	region_assign(vcpu->vm, &posted, dev);
 	prog_init(&p, dev);
 	before = vcpu_ioregion_stats(vcpu);
@@ -1501,8 +1531,8 @@ TEST_F(ioregionfd, device_hang_up)
 
 	prog_fail(&p, &mmio, 0x10, 8, false, PATTERN, EPIPE, true);
 	prog_fail(&p, &mmio, 0x20, 4, true, ~PATTERN, EPIPE, false);
-	prog_fail(&p, &pio, 0x8, 2, false, pattern(1), EPIPE, false);
-	prog_fail(&p, &pio, 0x31, 1, true, PATTERN, EPIPE, false);
+	prog_fail(&p, &second, 0x8, 2, false, pattern(1), EPIPE, false);
+	prog_fail(&p, &second, 0x31, 1, true, PATTERN, EPIPE, false);
 	prog_fail(&p, &mmio, 0x18, 1, false, pattern(2), EPIPE, false);
 	prog_fail(&p, &posted, 0, 2, true, PATTERN, EPIPE, false);
 	WRITE_ONCE(nr_sigpipe, 0);
@@ -1522,8 +1552,8 @@ TEST_F(ioregionfd, device_hang_up)
 TEST_F(ioregionfd, malformed_response)
 {
 	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
-	const struct region pio = { .base = PIO_BASE, .size = REGION_SIZE, .idx = 1,
-				    .flags = KVM_IOREGION_PIO };
+	const struct region second = { .base = SECOND_BASE, .size = REGION_SIZE, .idx = 1,
+				       .flags = SECOND_BUS };
 	struct kvm_vcpu *vcpu = self->vcpu;
 	struct test_dev *dev = &self->dev;
 	struct ioregion_stats before;
@@ -1531,7 +1561,7 @@ TEST_F(ioregionfd, malformed_response)
 
 	dev->regs[mmio.idx].regs[0] = PATTERN;
 	region_assign(vcpu->vm, &mmio, dev);
-	region_assign(vcpu->vm, &pio, dev);
+	region_assign(vcpu->vm, &second, dev);
 	prog_init(&p, dev);
 	before = vcpu_ioregion_stats(vcpu);
 	dev_start(dev, DEV_BAD_PAD, 1);
@@ -1539,7 +1569,7 @@ TEST_F(ioregionfd, malformed_response)
 	prog_access(&p, &mmio, 0, 8, false, 0);
 	prog_fail(&p, &mmio, 0x8, 4, false, ~PATTERN, EPROTO, true);
 	prog_fail(&p, &mmio, 0x8, 8, true, PATTERN, EPROTO, false);
-	prog_fail(&p, &pio, 0x4, 4, false, pattern(3), EPROTO, false);
+	prog_fail(&p, &second, 0x4, 4, false, pattern(3), EPROTO, false);
 	prog_fail(&p, &mmio, 0x0, 8, false, pattern(4), EPROTO, false);
 	run_prog(vcpu, &p);
 	assert_stats(vcpu, &before, 1, 0, 4);
@@ -1557,8 +1587,8 @@ TEST_F(ioregionfd, malformed_response)
 TEST_F(ioregionfd, deassign)
 {
 	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
-	const struct region pio = { .base = PIO_BASE, .size = 0x10, .idx = 1,
-				    .flags = KVM_IOREGION_PIO };
+	const struct region second = { .base = SECOND_BASE, .size = 0x10, .idx = 1,
+				       .flags = SECOND_BUS };
 	const struct region zl = { .base = ZL_GPA, .size = 0, .idx = 2,
 				   .flags = KVM_IOREGION_POSTED_WRITES };
 	const struct region again = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 3 };
@@ -1569,13 +1599,13 @@ TEST_F(ioregionfd, deassign)
 	static struct prog p;
 
 	region_assign(vm, &mmio, dev);
-	region_assign(vm, &pio, dev);
+	region_assign(vm, &second, dev);
 	region_assign(vm, &zl, dev);
 	prog_init(&p, dev);
 	dev_start(dev, DEV_SERVE, 0);
 
 	prog_access(&p, &mmio, 0, 8, true, PATTERN);
-	prog_access(&p, &pio, 4, 2, true, PATTERN);
+	prog_access(&p, &second, 4, 2, true, PATTERN);
 	prog_access(&p, &zl, 0, 4, true, PATTERN);
 	prog_access(&p, &mmio, 0, 8, false, 0);
 	run_prog(vcpu, &p);
@@ -1592,11 +1622,13 @@ TEST_F(ioregionfd, deassign)
 	args.memory_size = REGION_SIZE;
 	args.guest_paddr = MMIO_GPA + 8;
 	assert_ioregion(vm, &args, ENOENT, "deassign at another address");
-	args = (struct kvm_ioregion) {
-		.guest_paddr = PIO_BASE, .memory_size = 0x10,
-		.read_fd = -1, .write_fd = -1, .flags = KVM_IOREGION_DEASSIGN,
-	};
-	assert_ioregion(vm, &args, ENOENT, "deassign of a PIO region on the MMIO bus");
+	if (second_pio()) {
+		args = (struct kvm_ioregion) {
+			.guest_paddr = SECOND_BASE, .memory_size = 0x10,
+			.read_fd = -1, .write_fd = -1, .flags = KVM_IOREGION_DEASSIGN,
+		};
+		assert_ioregion(vm, &args, ENOENT, "deassign of a PIO region on the MMIO bus");
+	}
 	args = (struct kvm_ioregion) {
 		.guest_paddr = ZL_GPA, .memory_size = 1,
 		.read_fd = -1, .write_fd = -1, .flags = KVM_IOREGION_DEASSIGN,
@@ -1610,14 +1642,14 @@ TEST_F(ioregionfd, deassign)
 	};
 	assert_ioregion(vm, &args, 0, "deassign with other fds and user_data");
 	assert_ioregion(vm, &args, ENOENT, "second deassign");
-	region_deassign(vm, &pio);
+	region_deassign(vm, &second);
 	region_deassign(vm, &zl);
 
 	prog_next_run(&p);
 	prog_exit(&p, false, MMIO_GPA + 8, 4, true, PATTERN);
 	prog_exit(&p, false, MMIO_GPA, 8, false, ~PATTERN);
-	prog_exit(&p, true, PIO_BASE + 4, 2, true, PATTERN);
-	prog_exit(&p, true, PIO_BASE, 1, false, pattern(1));
+	prog_exit(&p, second_pio(), SECOND_BASE + 4, 2, true, PATTERN);
+	prog_exit(&p, second_pio(), SECOND_BASE, 1, false, pattern(1));
 	prog_exit(&p, false, ZL_GPA, 4, true, PATTERN);
 	run_prog(vcpu, &p);
 	check_cmds(dev, &p);
@@ -1651,6 +1683,44 @@ static int closed_fd(void)
 	TEST_ASSERT(fd >= 0, "dup() failed");
 	close(fd);
 	return fd;
+}
+
+/*
+ * Port ranges end at 0x10000.  Without port I/O, KVM_IOREGION_PIO itself is
+ * refused, even to deassign.
+ */
+static void assert_pio_ranges(struct kvm_vm *vm, const struct kvm_ioregion *good)
+{
+	struct kvm_ioregion args = *good;
+
+	args.flags = KVM_IOREGION_PIO;
+	if (!second_pio()) {
+		assert_ioregion(vm, &args, EINVAL, "PIO region without port I/O");
+		args.flags |= KVM_IOREGION_DEASSIGN;
+		assert_ioregion(vm, &args, EINVAL, "PIO deassign without port I/O");
+		return;
+	}
+
+	args.guest_paddr = 0xfff0;
+	args.memory_size = 0x11;
+	assert_ioregion(vm, &args, EINVAL, "PIO range past 0xffff");
+	args.guest_paddr = 0x10000;
+	args.memory_size = 1;
+	assert_ioregion(vm, &args, EINVAL, "PIO range above 0xffff");
+	args.memory_size = 0;
+	args.flags |= KVM_IOREGION_POSTED_WRITES;
+	assert_ioregion(vm, &args, EINVAL, "zero-length PIO region at 0x10000");
+	args.guest_paddr = 0xffff;
+	assert_ioregion(vm, &args, 0, "zero-length PIO region at 0xffff");
+	args.flags |= KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign of the zero-length PIO region");
+	args = *good;
+	args.flags = KVM_IOREGION_PIO;
+	args.guest_paddr = 0xfff0;
+	args.memory_size = 0x10;
+	assert_ioregion(vm, &args, 0, "PIO range ending at 0xffff");
+	args.flags |= KVM_IOREGION_DEASSIGN;
+	assert_ioregion(vm, &args, 0, "deassign of the PIO range ending at 0xffff");
 }
 
 /* Every argument KVM_SET_IOREGION refuses, with the variant's fds as the good ones. */
@@ -1699,7 +1769,7 @@ TEST_F(ioregionfd, bad_args)
 	args.memory_size = 0;
 	assert_ioregion(vm, &args, EINVAL, "zero length without posted writes");
 	args.flags = KVM_IOREGION_PIO;
-	args.guest_paddr = PIO_BASE;
+	args.guest_paddr = SECOND_BASE;
 	assert_ioregion(vm, &args, EINVAL, "zero-length PIO without posted writes");
 	/* Deassign only matches bus, address and size: there is no such region. */
 	args.flags = KVM_IOREGION_DEASSIGN;
@@ -1736,28 +1806,7 @@ TEST_F(ioregionfd, bad_args)
 	args.flags = KVM_IOREGION_DEASSIGN;
 	assert_ioregion(vm, &args, 0, "deassign of memory_size 2^31");
 
-	args = good;
-	args.flags = KVM_IOREGION_PIO;
-	args.guest_paddr = 0xfff0;
-	args.memory_size = 0x11;
-	assert_ioregion(vm, &args, EINVAL, "PIO range past 0xffff");
-	args.guest_paddr = 0x10000;
-	args.memory_size = 1;
-	assert_ioregion(vm, &args, EINVAL, "PIO range above 0xffff");
-	args.memory_size = 0;
-	args.flags |= KVM_IOREGION_POSTED_WRITES;
-	assert_ioregion(vm, &args, EINVAL, "zero-length PIO region at 0x10000");
-	args.guest_paddr = 0xffff;
-	assert_ioregion(vm, &args, 0, "zero-length PIO region at 0xffff");
-	args.flags |= KVM_IOREGION_DEASSIGN;
-	assert_ioregion(vm, &args, 0, "deassign of the zero-length PIO region");
-	args = good;
-	args.flags = KVM_IOREGION_PIO;
-	args.guest_paddr = 0xfff0;
-	args.memory_size = 0x10;
-	assert_ioregion(vm, &args, 0, "PIO range ending at 0xffff");
-	args.flags |= KVM_IOREGION_DEASSIGN;
-	assert_ioregion(vm, &args, 0, "deassign of the PIO range ending at 0xffff");
+	assert_pio_ranges(vm, &good);
 
 	/* Only connected AF_UNIX stream sockets carry the protocol. */
 	args = good;
@@ -1837,9 +1886,9 @@ TEST_F(ioregionfd, bad_args)
 	args.flags = KVM_IOREGION_DEASSIGN;
 	assert_ioregion(vm, &args, 0, "deassign");
 	assert_ioregion(vm, &args, ENOENT, "deassign of nothing");
-	args.guest_paddr = PIO_BASE;
+	args.guest_paddr = SECOND_BASE;
 	args.flags |= KVM_IOREGION_PIO;
-	assert_ioregion(vm, &args, ENOENT, "PIO deassign of nothing");
+	assert_ioregion(vm, &args, second_pio() ? ENOENT : EINVAL, "PIO deassign of nothing");
 
 	close(p[0]);
 	close(p[1]);
@@ -1885,9 +1934,9 @@ TEST_F(ioregionfd, overlap)
 	char what[64];
 	int b, i;
 
-	for (b = 0; b < 2; b++) {
-		const u64 base = b ? PIO_BASE : MMIO_GPA;
-		const u32 bus = b ? KVM_IOREGION_PIO : 0;
+	for (b = 0; b < (second_pio() ? 2 : 1); b++) {
+		const u64 base = b ? SECOND_BASE : MMIO_GPA;
+		const u32 bus = b ? SECOND_BUS : 0;
 		const struct region r = { .base = base + 0x100, .size = 0x100, .flags = bus };
 		const struct region zl = { .base = base + 0x300, .size = 0,
 					   .flags = bus | KVM_IOREGION_POSTED_WRITES };
@@ -1913,9 +1962,12 @@ TEST_F(ioregionfd, overlap)
 		}
 	}
 
+	if (!second_pio())
+		return;
+
 	/* The buses are apart: the PIO region's numbers are free on the MMIO bus. */
 	args = (struct kvm_ioregion) {
-		.guest_paddr = PIO_BASE, .memory_size = 0x1000,
+		.guest_paddr = SECOND_BASE, .memory_size = 0x1000,
 		.read_fd = dev->kvm_rfd, .write_fd = dev->kvm_wfd,
 	};
 	assert_ioregion(vm, &args, 0, "MMIO region at the PIO regions' numbers");
@@ -1966,9 +2018,9 @@ struct ioeventfd_case {
 TEST_F(ioregionfd, ioeventfd)
 {
 	const struct region mmio = { .base = MMIO_GPA + 0x100, .size = 0x100, .idx = 0 };
-	const struct region pio = { .base = PIO_BASE + 0x100, .size = 0x100, .idx = 1,
-				    .flags = KVM_IOREGION_PIO };
-	const u32 PIO = KVM_IOEVENTFD_FLAG_PIO;
+	const struct region second = { .base = SECOND_BASE + 0x100, .size = 0x100, .idx = 1,
+				       .flags = SECOND_BUS };
+	const u32 bus2 = second_pio() ? KVM_IOEVENTFD_FLAG_PIO : 0;
 	const struct ioeventfd_case efd_cases[] = {
 		{ MMIO_GPA + 0x180, 4, 0, "ioeventfd inside" },
 		{ MMIO_GPA + 0x100, 8, 0, "ioeventfd at the start" },
@@ -1978,8 +2030,8 @@ TEST_F(ioregionfd, ioeventfd)
 		  "datamatch ioeventfd at the last byte" },
 		{ MMIO_GPA + 0x100, 0, 0, "zero-length ioeventfd at the start" },
 		{ MMIO_GPA + 0x1ff, 0, 0, "zero-length ioeventfd at the last byte" },
-		{ PIO_BASE + 0x1fe, 2, PIO, "PIO ioeventfd inside" },
-		{ PIO_BASE + 0xfe, 4, PIO, "PIO ioeventfd across the start" },
+		{ SECOND_BASE + 0x1fe, 2, bus2, "ioeventfd inside the second region" },
+		{ SECOND_BASE + 0xfe, 4, bus2, "ioeventfd across the second region's start" },
 	};
 	const struct ioeventfd_case region_cases[] = {
 		{ MMIO_GPA + 0x200, 0x10, 0, "region over an ioeventfd" },
@@ -1990,7 +2042,7 @@ TEST_F(ioregionfd, ioeventfd)
 		  "zero-length region at a zero-length ioeventfd" },
 		{ MMIO_GPA + 0x202, 0, KVM_IOREGION_POSTED_WRITES,
 		  "zero-length region inside an ioeventfd" },
-		{ PIO_BASE + 0xf0, 0x10, KVM_IOREGION_PIO, "PIO region over an ioeventfd" },
+		{ SECOND_BASE + 0xf0, 0x10, SECOND_BUS, "second region over an ioeventfd" },
 	};
 	struct kvm_vcpu *vcpu = self->vcpu;
 	struct test_dev *dev = &self->dev;
@@ -2005,12 +2057,14 @@ TEST_F(ioregionfd, ioeventfd)
 	}
 
 	region_assign(vm, &mmio, dev);
-	region_assign(vm, &pio, dev);
+	region_assign(vm, &second, dev);
 	assert_ioeventfd(vm, MMIO_GPA + 0xf8, 8, efd[0], 0, 0, "ioeventfd right below");
 	assert_ioeventfd(vm, MMIO_GPA + 0x200, 4, efd[1], 0, 0, "ioeventfd right above");
 	assert_ioeventfd(vm, MMIO_GPA + 0x210, 0, efd[2], 0, 0, "zero-length ioeventfd");
-	assert_ioeventfd(vm, PIO_BASE + 0xfc, 4, efd[3], PIO, 0, "PIO ioeventfd right below");
-	assert_ioeventfd(vm, PIO_BASE + 0x200, 2, efd[4], PIO, 0, "PIO ioeventfd right above");
+	assert_ioeventfd(vm, SECOND_BASE + 0xfc, 4, efd[3], bus2, 0,
+			 "ioeventfd right below the second region");
+	assert_ioeventfd(vm, SECOND_BASE + 0x200, 2, efd[4], bus2, 0,
+			 "ioeventfd right above the second region");
 
 	prog_init(&p, dev);
 	dev_start(dev, DEV_SERVE, 0);
@@ -2020,11 +2074,11 @@ TEST_F(ioregionfd, ioeventfd)
 	prog_add_op(&p, false, MMIO_GPA + 0x200, 4, true, PATTERN);
 	prog_add_op(&p, false, MMIO_GPA + 0x210, 2, true, PATTERN);
 	prog_access(&p, &mmio, 0xf0, 8, false, 0);
-	prog_add_op(&p, true, PIO_BASE + 0xfc, 4, true, PATTERN);
-	prog_access(&p, &pio, 0, 4, true, PATTERN);
-	prog_access(&p, &pio, 0xf6, 2, true, PATTERN);
-	prog_add_op(&p, true, PIO_BASE + 0x200, 2, true, PATTERN);
-	prog_access(&p, &pio, 0xf4, 4, false, 0);
+	prog_add_op(&p, second_pio(), SECOND_BASE + 0xfc, 4, true, PATTERN);
+	prog_access(&p, &second, 0, 4, true, PATTERN);
+	prog_access(&p, &second, 0xf6, 2, true, PATTERN);
+	prog_add_op(&p, second_pio(), SECOND_BASE + 0x200, 2, true, PATTERN);
+	prog_access(&p, &second, 0xf4, 4, false, 0);
 	run_prog(vcpu, &p);
 	check_cmds(dev, &p);
 	for (i = 0; i < 5; i++)
@@ -2059,10 +2113,12 @@ TEST_F(ioregionfd, ioeventfd)
 	assert_ioregion(vm, &args, 0, "region between ioeventfds");
 	args.flags |= KVM_IOREGION_DEASSIGN;
 	assert_ioregion(vm, &args, 0, "deassign");
-	assert_ioeventfd(vm, PIO_BASE + 0x180, 4, efd[0], 0, 0,
-			 "MMIO ioeventfd at the PIO region's numbers");
-	assert_ioeventfd(vm, PIO_BASE + 0x180, 4, efd[0], KVM_IOEVENTFD_FLAG_DEASSIGN, 0,
-			 "deassign");
+	if (second_pio()) {
+		assert_ioeventfd(vm, SECOND_BASE + 0x180, 4, efd[0], 0, 0,
+				 "MMIO ioeventfd at the PIO region's numbers");
+		assert_ioeventfd(vm, SECOND_BASE + 0x180, 4, efd[0],
+				 KVM_IOEVENTFD_FLAG_DEASSIGN, 0, "deassign");
+	}
 
 	/* Deassigning one leaves the range to the other. */
 	assert_ioeventfd(vm, MMIO_GPA + 0x200, 4, efd[1], KVM_IOEVENTFD_FLAG_DEASSIGN, 0,
@@ -2097,16 +2153,18 @@ static void vm_ioeventfd_match(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32
  * and never reach the device, which gets every other access in the region.
  * Modern virtio puts a zero-length MMIO ioeventfd on its notify address,
  * which takes writes of any size there; legacy virtio a 2-byte data-match
- * PIO ioeventfd per queue on its queue-notify port.  The guest does not read
+ * ioeventfd per queue on its queue-notify register, which is a port on x86
+ * and MMIO (the PCI I/O window) elsewhere.  The guest does not read
  * the modern notify address: with EPT, a zero-length ioeventfd takes reads
  * there too.
  */
 TEST_F(ioregionfd, ioeventfd_in_region)
 {
 	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
-	const struct region pio = { .base = PIO_BASE, .size = 0x20, .idx = 1,
-				    .flags = KVM_IOREGION_PIO };
-	const u32 PIO = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH;
+	const struct region legacy = { .base = SECOND_BASE, .size = 0x20, .idx = 1,
+				       .flags = SECOND_BUS };
+	const u32 match = (second_pio() ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+			  KVM_IOEVENTFD_FLAG_DATAMATCH;
 	struct kvm_vcpu *vcpu = self->vcpu;
 	struct test_dev *dev = &self->dev;
 	struct kvm_vm *vm = vcpu->vm;
@@ -2123,9 +2181,9 @@ TEST_F(ioregionfd, ioeventfd_in_region)
 	/* The ioeventfds come before one region and after the other. */
 	vm_ioeventfd_match(vm, MMIO_GPA + MODERN_NOTIFY, 0, efd[0], 0, 0);
 	region_assign(vm, &mmio, dev);
-	region_assign(vm, &pio, dev);
-	vm_ioeventfd_match(vm, PIO_BASE + LEGACY_NOTIFY, 2, efd[1], PIO, 0);
-	vm_ioeventfd_match(vm, PIO_BASE + LEGACY_NOTIFY, 2, efd[2], PIO, 3);
+	region_assign(vm, &legacy, dev);
+	vm_ioeventfd_match(vm, SECOND_BASE + LEGACY_NOTIFY, 2, efd[1], match, 0);
+	vm_ioeventfd_match(vm, SECOND_BASE + LEGACY_NOTIFY, 2, efd[2], match, 3);
 	for (i = 0; i < IOREGION_REGFILE_NR_REGS - 1; i++) {
 		dev->regs[0].regs[i] = pattern(i);
 		dev->regs[1].regs[i] = pattern(i);
@@ -2146,18 +2204,18 @@ TEST_F(ioregionfd, ioeventfd_in_region)
 	prog_access(&p, &mmio, MODERN_NOTIFY + 1, 4, false, 0);
 	prog_access(&p, &mmio, MODERN_NOTIFY - 8, 8, false, 0);
 
-	/* Legacy: outw of a queue with an ioeventfd is its; anything else the device's. */
-	prog_access(&p, &pio, 0, 4, true, PATTERN);
-	prog_add_op(&p, true, PIO_BASE + LEGACY_NOTIFY, 2, true, 3);
-	prog_add_op(&p, true, PIO_BASE + LEGACY_NOTIFY, 2, true, 0);
-	prog_access(&p, &pio, LEGACY_NOTIFY, 2, true, 5);
-	prog_access(&p, &pio, LEGACY_NOTIFY, 2, false, 0);
-	prog_access(&p, &pio, LEGACY_NOTIFY, 1, true, 3);
-	prog_access(&p, &pio, LEGACY_NOTIFY, 4, true, 3);
-	prog_access(&p, &pio, LEGACY_NOTIFY + 2, 2, true, 3);
-	prog_add_op(&p, true, PIO_BASE + LEGACY_NOTIFY, 2, true, 3);
-	prog_access(&p, &pio, LEGACY_NOTIFY, 4, false, 0);
-	prog_access(&p, &pio, LEGACY_NOTIFY - 2, 2, false, 0);
+	/* Legacy: a 2-byte write of a queue's index is its ioeventfd's, the rest the device's. */
+	prog_access(&p, &legacy, 0, 4, true, PATTERN);
+	prog_add_op(&p, second_pio(), SECOND_BASE + LEGACY_NOTIFY, 2, true, 3);
+	prog_add_op(&p, second_pio(), SECOND_BASE + LEGACY_NOTIFY, 2, true, 0);
+	prog_access(&p, &legacy, LEGACY_NOTIFY, 2, true, 5);
+	prog_access(&p, &legacy, LEGACY_NOTIFY, 2, false, 0);
+	prog_access(&p, &legacy, LEGACY_NOTIFY, 1, true, 3);
+	prog_access(&p, &legacy, LEGACY_NOTIFY, 4, true, 3);
+	prog_access(&p, &legacy, LEGACY_NOTIFY + 2, 2, true, 3);
+	prog_add_op(&p, second_pio(), SECOND_BASE + LEGACY_NOTIFY, 2, true, 3);
+	prog_access(&p, &legacy, LEGACY_NOTIFY, 4, false, 0);
+	prog_access(&p, &legacy, LEGACY_NOTIFY - 2, 2, false, 0);
 	run_prog(vcpu, &p);
 	check_cmds(dev, &p);
 	assert_stats(vcpu, &before, p.nr_cmds, 0, 0);
@@ -2173,12 +2231,12 @@ TEST_F(ioregionfd, ioeventfd_in_region)
 
 	/* Without the ioeventfds, the notify writes are the device's. */
 	vm_ioeventfd_match(vm, MMIO_GPA + MODERN_NOTIFY, 0, efd[0], KVM_IOEVENTFD_FLAG_DEASSIGN, 0);
-	vm_ioeventfd_match(vm, PIO_BASE + LEGACY_NOTIFY, 2, efd[2],
-			   PIO | KVM_IOEVENTFD_FLAG_DEASSIGN, 3);
+	vm_ioeventfd_match(vm, SECOND_BASE + LEGACY_NOTIFY, 2, efd[2],
+			   match | KVM_IOEVENTFD_FLAG_DEASSIGN, 3);
 	prog_next_run(&p);
 	prog_access(&p, &mmio, MODERN_NOTIFY, 2, true, 1);
-	prog_access(&p, &pio, LEGACY_NOTIFY, 2, true, 3);
-	prog_add_op(&p, true, PIO_BASE + LEGACY_NOTIFY, 2, true, 0);
+	prog_access(&p, &legacy, LEGACY_NOTIFY, 2, true, 3);
+	prog_add_op(&p, second_pio(), SECOND_BASE + LEGACY_NOTIFY, 2, true, 0);
 	run_prog(vcpu, &p);
 	check_cmds(dev, &p);
 	n = eventfd_count(efd[0]) + eventfd_count(efd[2]);
@@ -2230,9 +2288,9 @@ TEST_F(ioregionfd, coalesced_zone)
 
 	for (b = 0; b < 2; b++) {
 		const bool pio = b;
-		const u64 base = pio ? PIO_BASE : MMIO_GPA;
+		const u64 base = pio ? SECOND_BASE : MMIO_GPA;
 
-		if (pio && !kvm_has_cap(KVM_CAP_COALESCED_PIO))
+		if (pio && (!second_pio() || !kvm_has_cap(KVM_CAP_COALESCED_PIO)))
 			continue;
 
 		/* A region over a zone. */
@@ -2274,6 +2332,11 @@ TEST_F(ioregionfd, coalesced_zone)
 	}
 }
 
+/*
+ * The in-kernel PIT, PIC and IOAPIC are x86's.  arm64's vGIC is in
+ * ioregionfd_mmio_test, as its distributor joins the bus at the first KVM_RUN.
+ */
+#ifdef __x86_64__
 #define PIT_PORT		0x40
 #define SPEAKER_PORT		0x61
 #define PIC_MASTER_PORT		0x20
@@ -2404,13 +2467,14 @@ TEST_F(ioregionfd, irqchip_over_region)
 			"KVM_CREATE_IRQCHIP next to regions");
 	kvm_vm_free(vm);
 }
+#endif /* __x86_64__ */
 
 /* ioregion_round_trips, ioregion_posted_writes and ioregion_failures count exactly. */
 TEST_F(ioregionfd, stats)
 {
 	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
-	const struct region posted = { .base = PIO_BASE, .size = REGION_SIZE, .idx = 1,
-				       .flags = KVM_IOREGION_PIO | KVM_IOREGION_POSTED_WRITES };
+	const struct region posted = { .base = SECOND_BASE, .size = REGION_SIZE, .idx = 1,
+				       .flags = SECOND_BUS | KVM_IOREGION_POSTED_WRITES };
 	struct kvm_vcpu *vcpu = self->vcpu;
 	struct test_dev *dev = &self->dev;
 	struct ioregion_stats before;
@@ -2594,15 +2658,16 @@ TEST_F_TIMEOUT(ioregionfd, teardown_abandoned, 60)
  * Aligned so that no string crosses a page, which would split it in two
  * batches of the emulator.
  */
-static u8 string_buf[STRING_COUNT * 4 + 8] __aligned(64);
+static u8 string_buf[STRING_COUNT * 8 + 8] __aligned(64);
 
 /* String read i has size access_sizes[i], at the top of register i + 1. */
-static u16 string_port(int i)
+static u64 string_addr(int i)
 {
-	return PIO_BASE + 8 * (i + 1) - access_sizes[i];
+	return SECOND_BASE + 8 * (i + 1) - access_sizes[i];
 }
 
-static void guest_pio_read_string(u16 port, u8 size, void *buf, u64 count)
+#ifdef __x86_64__
+static void guest_read_string(u16 port, u8 size, void *buf, u64 count)
 {
 	switch (size) {
 	case 1:
@@ -2618,14 +2683,29 @@ static void guest_pio_read_string(u16 port, u8 size, void *buf, u64 count)
 		GUEST_FAIL("Unsupported %u-byte string PIO read", size);
 	}
 }
+#else
+/*
+ * What the kernel's ioread*_rep() (readsb() and friends) do without string
+ * instructions: a load of the one address per element.
+ */
+static void guest_read_string(u64 addr, u8 size, void *buf, u64 count)
+{
+	u64 n, val;
+
+	for (n = 0; n < count; n++) {
+		val = guest_mmio_read(addr, size);
+		guest_mmio_write((u64)buf + n * size, size, val);
+	}
+}
+#endif
 
 /* One string read of each size into string_buf, for the host to check. */
-static void guest_string_pio(void)
+static void guest_string_read(void)
 {
 	int i;
 
-	for (i = 0; i < nr_access_sizes(true); i++) {
-		guest_pio_read_string(string_port(i), access_sizes[i], string_buf, STRING_COUNT);
+	for (i = 0; i < nr_access_sizes(second_pio()); i++) {
+		guest_read_string(string_addr(i), access_sizes[i], string_buf, STRING_COUNT);
 		GUEST_SYNC(i);
 	}
 	GUEST_DONE();
@@ -2706,16 +2786,17 @@ static void check_string(struct kvm_vm *vm, int i)
 }
 
 /*
- * rep ins of each size from a PIO region, which the device answers slowly.
- * Each element is one command, and the vCPU waits for each answer where it
+ * A string read of each size from the second region, which the device
+ * answers slowly: rep ins on x86, a load per element elsewhere.  Each
+ * element is one command, and the vCPU waits for each answer where it
  * would wait for userspace: signals, sent all along, interrupt the waits
  * with the element pending, and KVM_RUN goes on from that element, so that
  * the device gets each command once and the guest each answer in place.
  */
-TEST_F_TIMEOUT(ioregionfd, string_pio_read, 60)
+TEST_F_TIMEOUT(ioregionfd, string_read, 60)
 {
-	const struct region r = { .base = PIO_BASE, .size = REGION_SIZE, .idx = 0,
-				  .flags = KVM_IOREGION_PIO };
+	const struct region r = { .base = SECOND_BASE, .size = REGION_SIZE, .idx = 0,
+				  .flags = SECOND_BUS };
 	struct kvm_vcpu *vcpu = self->vcpu;
 	struct test_dev *dev = &self->dev;
 	struct kvm_vm *vm = vcpu->vm;
@@ -2727,7 +2808,7 @@ TEST_F_TIMEOUT(ioregionfd, string_pio_read, 60)
 	int i, n;
 
 	install_sigusr1();
-	vcpu_arch_set_entry_point(vcpu, guest_string_pio);
+	vcpu_arch_set_entry_point(vcpu, guest_string_read);
 	region_assign(vm, &r, dev);
 	prog_init(&p, dev);
 	before = vcpu_ioregion_stats(vcpu);
@@ -2735,10 +2816,10 @@ TEST_F_TIMEOUT(ioregionfd, string_pio_read, 60)
 	dev->delay_us = STRING_DELAY_US;
 	dev_start(dev, DEV_STALL, STRING_STALL);
 
-	for (i = 0; i < nr_access_sizes(true); i++) {
+	for (i = 0; i < nr_access_sizes(second_pio()); i++) {
 		memset(addr_gva2hva(vm, (vm_vaddr_t)string_buf), STRING_POISON, sizeof(string_buf));
 		for (n = 0; n < STRING_COUNT; n++)
-			prog_add_cmd(&p, &r, string_port(i) - PIO_BASE, access_sizes[i], false, 0);
+			prog_add_cmd(&p, &r, string_addr(i) - r.base, access_sizes[i], false, 0);
 
 		worker_start(&w, vcpu);
 		if (!i)
@@ -2855,10 +2936,10 @@ static void assert_nr_cmds(struct test_dev *dev, u32 want, const char *when)
 TEST_F_TIMEOUT(ioregionfd, signal_pending, 120)
 {
 	const struct region mmio = { .base = MMIO_GPA, .size = REGION_SIZE, .idx = 0 };
-	const struct region pio = { .base = PIO_BASE, .size = REGION_SIZE, .idx = 1,
-				    .flags = KVM_IOREGION_PIO };
+	const struct region second = { .base = SECOND_BASE, .size = REGION_SIZE, .idx = 1,
+				       .flags = SECOND_BUS };
 	static const struct {
-		bool pio;
+		bool second;
 		u64 offset;
 		u8 size;
 		bool write;
@@ -2878,19 +2959,19 @@ TEST_F_TIMEOUT(ioregionfd, signal_pending, 120)
 
 	install_sigusr1();
 	region_assign(vcpu->vm, &mmio, dev);
-	region_assign(vcpu->vm, &pio, dev);
+	region_assign(vcpu->vm, &second, dev);
 	dev->regs[0].regs[1] = PATTERN;
 	dev->regs[1].regs[0] = ~PATTERN;
 	prog_init(&p, dev);
 	for (i = 0; i < ARRAY_SIZE(ops); i++)
-		prog_access(&p, ops[i].pio ? &pio : &mmio, ops[i].offset, ops[i].size,
+		prog_access(&p, ops[i].second ? &second : &mmio, ops[i].offset, ops[i].size,
 			    ops[i].write, pattern(i));
 	prog_load(vcpu->vm, &p);
 	dev->fault_all = true;
 	dev_start(dev, DEV_PARTIAL, 0);
 
 	for (i = 0; i < ARRAY_SIZE(ops); i++) {
-		const struct region *reg = ops[i].pio ? &pio : &mmio;
+		const struct region *reg = ops[i].second ? &second : &mmio;
 
 		/* This KVM_RUN finishes access i - 1 and starts access i. */
 		run_once_start(&r, vcpu);
@@ -2916,6 +2997,20 @@ TEST_F_TIMEOUT(ioregionfd, signal_pending, 120)
 	check_cmds(dev, &p);
 }
 
+/* Read the vCPU's registers, as userspace does to save a drained vCPU. */
+static void vcpu_save_regs(struct kvm_vcpu *vcpu)
+{
+#ifdef __x86_64__
+	struct kvm_regs regs;
+
+	vcpu_regs_get(vcpu, &regs);
+#else
+	u64 pc;
+
+	vcpu_get_reg(vcpu, ARM64_CORE_REG(regs.pc), &pc);
+#endif
+}
+
 /*
  * To save vCPU state, userspace drains a pending access with immediate_exit:
  * KVM_RUN waits for the device, signals still interrupt it, and once the
@@ -2928,7 +3023,6 @@ TEST_F(ioregionfd, drain_immediate_exit)
 	struct kvm_vcpu *vcpu = self->vcpu;
 	struct kvm_run *run = vcpu->run;
 	struct test_dev *dev = &self->dev;
-	struct kvm_regs regs;
 	static struct prog p;
 	struct run_once r;
 	int i;
@@ -2963,7 +3057,7 @@ TEST_F(ioregionfd, drain_immediate_exit)
 			    i, r.ret, r.ret ? r.err : 0, run->exit_reason);
 		assert_nr_cmds(dev, 1, "After the drain");
 	}
-	vcpu_regs_get(vcpu, &regs);
+	vcpu_save_regs(vcpu);
 
 	run->immediate_exit = 0;
 	run_vcpu(vcpu);
@@ -2983,7 +3077,7 @@ static void *vm_ioctls_thread(void *arg)
 	struct vm_ioctl_args *a = arg;
 	struct kvm_vm *vm = a->vm;
 	struct test_dev *dev = a->dev;
-	const struct region other = { .base = MMIO_GPA + 2 * PAGE_SIZE, .size = REGION_SIZE,
+	const struct region other = { .base = MMIO_GPA + 2 * SZ_4K, .size = REGION_SIZE,
 				      .idx = 1 };
 	int efd = eventfd(0, EFD_NONBLOCK);
 
