@@ -6,6 +6,11 @@
  * in the middle of transactions, also in the middle of string PIO and of
  * 16-byte SSE accesses.
  *
+ * Built for x86_64 and aarch64.  arm64 has no port I/O: there every PIO
+ * doorbell, register file and posted doorbell is an MMIO one instead, and
+ * the accesses of its memcpy_toio() and memcpy_fromio() take the place of
+ * string PIO and SSE.
+ *
  * Each case stops after KVM_STRESS_SECONDS (default 8, at most 240) or a
  * fixed number of rounds, whichever comes first, but not before it tried
  * every kind of failure once.  KVM_STRESS_SEED sets the seed of the random
@@ -29,6 +34,7 @@
 #include <sys/wait.h>
 
 #include <asm/barrier.h>
+#include <linux/align.h>
 #include <linux/ioregion.h>
 #include <linux/sizes.h>
 
@@ -133,12 +139,51 @@ struct io_access {
 	void *ptr;
 };
 
+/*
+ * Outside x86 a ucall is an MMIO write, to an address past the memslot of
+ * the guest's code: no region or ioeventfd of the tests may cover it.
+ */
+static bool ucall_mmio_exit(struct kvm_vcpu *vcpu)
+{
+#ifdef __x86_64__
+	return false;
+#else
+	return vcpu->run->exit_reason == KVM_EXIT_MMIO &&
+	       vcpu->run->mmio.phys_addr == vcpu->vm->ucall_mmio_addr;
+#endif
+}
+
+static void check_ucall_clear(struct kvm_vm *vm, u64 nr_pages)
+{
+#ifndef __x86_64__
+	u64 ucall = vm->ucall_mmio_addr;
+
+	TEST_ASSERT(ucall + 8 <= MMIO_GPA || ucall >= MMIO_GPA + nr_pages * vm->page_size,
+		    "The ucall address 0x%lx lies in the test's MMIO area", ucall);
+#endif
+}
+
+/* An exit of a guest access that no device took, and no ucall. */
+static bool io_exit(struct kvm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+
+#ifdef __x86_64__
+	if (run->exit_reason == KVM_EXIT_IO)
+		return run->io.port != UCALL_PIO_PORT;
+#endif
+	return run->exit_reason == KVM_EXIT_MMIO && !ucall_mmio_exit(vcpu);
+}
+
 static bool decode_io_exit(struct kvm_vcpu *vcpu, struct io_access *io)
 {
 	struct kvm_run *run = vcpu->run;
 
-	if (run->exit_reason == KVM_EXIT_IO && run->io.port != UCALL_PIO_PORT &&
-	    run->io.count == 1) {
+	switch (run->exit_reason) {
+#ifdef __x86_64__
+	case KVM_EXIT_IO:
+		if (run->io.port == UCALL_PIO_PORT || run->io.count != 1)
+			return false;
 		*io = (struct io_access) {
 			.pio = true,
 			.write = run->io.direction == KVM_EXIT_IO_OUT,
@@ -146,14 +191,19 @@ static bool decode_io_exit(struct kvm_vcpu *vcpu, struct io_access *io)
 			.size = run->io.size,
 			.ptr = (void *)run + run->io.data_offset,
 		};
-	} else if (run->exit_reason == KVM_EXIT_MMIO) {
+		break;
+#endif
+	case KVM_EXIT_MMIO:
+		if (ucall_mmio_exit(vcpu))
+			return false;
 		*io = (struct io_access) {
 			.write = run->mmio.is_write,
 			.addr = run->mmio.phys_addr,
 			.size = run->mmio.len,
 			.ptr = run->mmio.data,
 		};
-	} else {
+		break;
+	default:
 		return false;
 	}
 
@@ -289,15 +339,33 @@ struct target {
 };
 
 static const struct target targets[NR_TARGETS] = {
+#ifdef __x86_64__
 	[T_SHARED_PIO]	= { .pio = true, .len = 4, .size = 4, .slot = 0, .name = "shared PIO" },
+#else
+	/* No port I/O: each PIO target is an MMIO one of its own, past the others. */
+	[T_SHARED_PIO]	= { .len = 4, .size = 4, .slot = NR_VCPUS + 3,
+			    .name = "second shared MMIO" },
+#endif
 	[T_SHARED_MMIO]	= { .len = 8, .size = 8, .slot = 0, .name = "shared MMIO" },
+#ifdef __x86_64__
 	[T_OWN_PIO]	= { .pio = true, .own = true, .len = 2, .size = 2, .slot = 1,
 			    .name = "own PIO" },
+#else
+	[T_OWN_PIO]	= { .own = true, .len = 2, .size = 2, .slot = NR_VCPUS + 4,
+			    .name = "second own MMIO" },
+#endif
 	[T_OWN_MMIO]	= { .own = true, .len = 4, .size = 4, .slot = 1, .name = "own MMIO" },
+#ifdef __x86_64__
 	[T_CHURN_PIO1]	= { .pio = true, .len = 1, .size = 1, .slot = NR_VCPUS + 1,
 			    .name = "1-byte PIO group" },
 	[T_CHURN_PIO4]	= { .pio = true, .len = 4, .size = 4, .slot = NR_VCPUS + 2,
 			    .name = "4-byte PIO group" },
+#else
+	[T_CHURN_PIO1]	= { .len = 1, .size = 1, .slot = 2 * NR_VCPUS + 4,
+			    .name = "1-byte MMIO group" },
+	[T_CHURN_PIO4]	= { .len = 4, .size = 4, .slot = 2 * NR_VCPUS + 5,
+			    .name = "4-byte MMIO group" },
+#endif
 	[T_CHURN_MMIO8]	= { .len = 8, .size = 8, .slot = NR_VCPUS + 1,
 			    .name = "8-byte MMIO group" },
 	[T_CHURN_MMIO0]	= { .len = 0, .size = 4, .slot = NR_VCPUS + 2,
@@ -837,6 +905,7 @@ FIXTURE_SETUP(ioeventfd_stress)
 
 	self->vm = vm_create_with_vcpus(NR_VCPUS, guest_doorbells, self->vcpus);
 	virt_map(self->vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+	check_ucall_clear(self->vm, MMIO_NR_PAGES);
 }
 
 FIXTURE_TEARDOWN(ioeventfd_stress)
@@ -845,11 +914,12 @@ FIXTURE_TEARDOWN(ioeventfd_stress)
 }
 
 /*
- * Four vCPUs ring doorbells on shared and own addresses, PIO and MMIO, while
- * this thread assigns and deassigns transient items at the shared addresses
- * and whole groups at others.  Stable items must receive exactly the guest's
- * matching writes, transient ones what the guest wrote while they were
- * registered and nothing once their deassign returned.
+ * Four vCPUs ring doorbells on shared and own addresses, PIO and MMIO (only
+ * MMIO outside x86), while this thread assigns and deassigns transient items
+ * at the shared addresses and whole groups at others.  Stable items must
+ * receive exactly the guest's matching writes, transient ones what the
+ * guest wrote while they were registered and nothing once their deassign
+ * returned.
  */
 TEST_F_TIMEOUT(ioeventfd_stress, doorbells, CASE_TIMEOUT)
 {
@@ -916,7 +986,8 @@ TEST_F_TIMEOUT(ioeventfd_stress, doorbells, CASE_TIMEOUT)
 
 /*
  * ioregionfd.  vCPU i has an MMIO and a PIO register file, and all share a
- * PIO doorbell with posted writes.  The register files live in shared memory
+ * PIO doorbell with posted writes; outside x86 the second register file and
+ * the doorbell are MMIO too.  The register files live in shared memory
  * and survive the device processes; userspace emulates the accesses that a
  * device fails, with the same register files.  So the guest always reads
  * back what it wrote, whoever served the access.  A region's user_data names
@@ -926,7 +997,16 @@ TEST_F_TIMEOUT(ioeventfd_stress, doorbells, CASE_TIMEOUT)
 #define IOR_STRIDE		0x100
 #define IOR_DOORBELL		(2 * NR_VCPUS)
 #define NR_IOR_REGIONS		(IOR_DOORBELL + 1)
-#define IOR_DOORBELL_PORT	(PIO_BASE + 0x800)
+#ifdef __x86_64__
+#define IOR_DOORBELL_ADDR	(PIO_BASE + 0x800)
+#define IOR_BUS2_BASE		PIO_BASE
+#define IOR_BUS2_FLAGS		KVM_IOREGION_PIO
+#else
+/* Past the first register files, in the same page. */
+#define IOR_DOORBELL_ADDR	(MMIO_GPA + 0xf00)
+#define IOR_BUS2_BASE		(MMIO_GPA + 0x800)
+#define IOR_BUS2_FLAGS		0
+#endif
 #define IOR_USER_DATA_MAGIC	0x10f0000000000000ull
 #define IOR_USER_DATA(gen, r)	(IOR_USER_DATA_MAGIC | (u64)(gen) << 8 | (r))
 #define IOR_MAX_GENS		200
@@ -943,16 +1023,16 @@ static struct ior_region ior_region(u32 r)
 {
 	if (r == IOR_DOORBELL)
 		return (struct ior_region) {
-			.base = IOR_DOORBELL_PORT, .size = 4,
-			.flags = KVM_IOREGION_PIO | KVM_IOREGION_POSTED_WRITES,
+			.base = IOR_DOORBELL_ADDR, .size = 4,
+			.flags = IOR_BUS2_FLAGS | KVM_IOREGION_POSTED_WRITES,
 		};
 	if (r < NR_VCPUS)
 		return (struct ior_region) {
 			.base = MMIO_GPA + r * IOR_STRIDE, .size = IOR_SIZE, .vcpu = r,
 		};
 	return (struct ior_region) {
-		.base = PIO_BASE + (r - NR_VCPUS) * IOR_STRIDE, .size = IOR_SIZE,
-		.flags = KVM_IOREGION_PIO, .vcpu = r - NR_VCPUS,
+		.base = IOR_BUS2_BASE + (r - NR_VCPUS) * IOR_STRIDE, .size = IOR_SIZE,
+		.flags = IOR_BUS2_FLAGS, .vcpu = r - NR_VCPUS,
 	};
 }
 
@@ -998,6 +1078,16 @@ static void guest_ior_access(struct guest_random_state *rng, u32 idx, u32 r, u64
 		       idx, n, size, pio ? "PIO" : "MMIO", addr, got, val);
 }
 
+static void guest_ior_doorbell(u32 idx)
+{
+	struct ior_region reg = ior_region(IOR_DOORBELL);
+
+	if (reg.flags & KVM_IOREGION_PIO)
+		guest_pio_write(reg.base, 4, idx);
+	else
+		guest_mmio_write(reg.base, 4, idx);
+}
+
 static void guest_ioregion(u32 idx)
 {
 	struct guest_random_state rng = new_rng(ior_seed + idx);
@@ -1012,7 +1102,7 @@ static void guest_ioregion(u32 idx)
 			guest_ior_access(&rng, idx, NR_VCPUS + idx, n);
 		}
 		if (posted || !rand_below(&rng, 4)) {
-			guest_pio_write(IOR_DOORBELL_PORT, 4, idx);
+			guest_ior_doorbell(idx);
 			WRITE_ONCE(ior_doorbells[idx], ior_doorbells[idx] + 1);
 		}
 		WRITE_ONCE(ior_iters[idx], n + 1);
@@ -1410,6 +1500,7 @@ static struct kvm_vm *ior_vm_create(struct kvm_vcpu **vcpus, u32 seed)
 	int i;
 
 	virt_map(vm, MMIO_GPA, MMIO_GPA, MMIO_NR_PAGES);
+	check_ucall_clear(vm, MMIO_NR_PAGES);
 	ior_seed = seed;
 	sync_global_to_guest(vm, ior_seed);
 	for (i = 0; i < NR_VCPUS; i++)
@@ -1694,8 +1785,7 @@ static void *ior_vcpu_thread(void *arg)
 			ior_failure_exit(v);
 			continue;
 		}
-		if (run->exit_reason == KVM_EXIT_MMIO ||
-		    (run->exit_reason == KVM_EXIT_IO && run->io.port != UCALL_PIO_PORT)) {
+		if (io_exit(v->vcpu)) {
 			ior_plain_exit(v);
 			continue;
 		}
@@ -2204,10 +2294,35 @@ TEST_F_TIMEOUT(ioregionfd_stress, device_garbage, CASE_TIMEOUT)
  * that the device's positions come in order.  The MMIO regions are byte
  * arrays that outlive the devices: the guest keeps a copy and checks every
  * movdqu load against it.
+ *
+ * arm64 has neither port I/O nor a 16-byte access that KVM could emulate:
+ * there the guest makes the accesses of memcpy_toio() and memcpy_fromio(),
+ * byte stores or loads up to 8-byte alignment, 8-byte ones, then bytes for
+ * the tail, one command each.  Its port is an MMIO window that the stream
+ * goes round as a ring, the byte at position p at offset p % STR_PORT_SIZE,
+ * so that a write that goes to another offset shows too.
  */
-#define STR_PIO_BASE		(PIO_BASE + 0x1000)
-#define STR_PIO_STRIDE		0x10
-#define STR_PIO_SIZE		4
+#ifdef __x86_64__
+#define STR_PORT_BASE		(PIO_BASE + 0x1000)
+#define STR_PORT_STRIDE		0x10
+#define STR_PORT_SIZE		4
+#define STR_PORT_FLAGS		KVM_IOREGION_PIO
+#define STR_PORT_WRITES		"rep outsb"
+#define STR_PORT_READS		"rep insb element"
+#define STR_MEM_LOAD		"movdqu load"
+#define STR_PAGE_SIZE		PAGE_SIZE
+#else
+#define STR_PORT_BASE		(MMIO_GPA + 0x100)
+#define STR_PORT_STRIDE		0x40
+#define STR_PORT_SIZE		(2 * STR_MAX_COUNT)
+#define STR_PORT_FLAGS		0
+#define STR_PORT_WRITES		"memcpy_toio()"
+#define STR_PORT_READS		"memcpy_fromio() byte"
+#define STR_MEM_LOAD		"memcpy_fromio()"
+/* That of the VM's mode, which the host sets before the guest runs. */
+static u64 str_page_size;
+#define STR_PAGE_SIZE		str_page_size
+#endif
 #define STR_MMIO_SIZE		0x40
 #define STR_MMIO_NR_PAGES	(NR_VCPUS + 1)
 #define NR_STR_REGIONS		(2 * NR_VCPUS)
@@ -2226,12 +2341,12 @@ static struct ior_region str_region(u32 r)
 {
 	if (r < NR_VCPUS)
 		return (struct ior_region) {
-			.base = MMIO_GPA + (r + 1) * PAGE_SIZE - STR_MMIO_SIZE / 2,
+			.base = MMIO_GPA + (r + 1) * STR_PAGE_SIZE - STR_MMIO_SIZE / 2,
 			.size = STR_MMIO_SIZE, .vcpu = r,
 		};
 	return (struct ior_region) {
-		.base = STR_PIO_BASE + (r - NR_VCPUS) * STR_PIO_STRIDE, .size = STR_PIO_SIZE,
-		.flags = KVM_IOREGION_PIO, .vcpu = r - NR_VCPUS,
+		.base = STR_PORT_BASE + (r - NR_VCPUS) * STR_PORT_STRIDE, .size = STR_PORT_SIZE,
+		.flags = STR_PORT_FLAGS, .vcpu = r - NR_VCPUS,
 	};
 }
 
@@ -2242,18 +2357,35 @@ static u64 str_mix(u64 x)
 	return x ^ (x >> 31);
 }
 
+/* What byte @pos of vCPU @idx's write stream adds to the one before. */
+static u8 str_wstep(u32 seed, u32 idx, u64 pos)
+{
+	return 1 + str_mix(((u64)seed << 32 | idx) + pos * 0x9e3779b97f4a7c15ull) % 255;
+}
+
 /* Byte @pos of vCPU @idx's write stream follows @last, and never equals it. */
 static u8 str_wbyte(u32 seed, u32 idx, u64 pos, u8 last)
 {
-	return last + 1 + str_mix(((u64)seed << 32 | idx) + pos * 0x9e3779b97f4a7c15ull) % 255;
+	return last + str_wstep(seed, idx, pos);
+}
+
+/* Where the stream's byte at @pos goes in the port. */
+static u64 str_port_offset(u64 pos)
+{
+#ifdef __x86_64__
+	return 0;
+#else
+	return pos % STR_PORT_SIZE;
+#endif
 }
 
 static bool str_stop;
 static u32 str_seed;
 static u64 str_iters[NR_VCPUS];
-/* The bytes of its stream that each vCPU's rep outsb finished. */
+/* The bytes of its stream that each vCPU's string writes finished. */
 static u64 str_written[NR_VCPUS];
 
+#ifdef __x86_64__
 static void guest_rep_outsb(u16 port, const u8 *buf, u64 count)
 {
 	asm volatile("rep outsb" : "+S"(buf), "+c"(count) : "d"(port) : "memory");
@@ -2276,6 +2408,137 @@ static void guest_movdqu_load(u64 gpa, u8 *dst)
 		     "movdqu %%xmm0, (%0)" : : "r"(dst), "r"(gpa) : "xmm0", "memory");
 }
 
+/* Write @count bytes of the stream, from position @pos on: one command per byte. */
+static void guest_str_port_write(u64 port, u64 pos, const u8 *buf, u32 count)
+{
+	guest_rep_outsb(port, buf, count);
+}
+
+static void guest_str_port_read(u64 port, u32 x, u8 *buf, u32 count)
+{
+	guest_rep_insb(port, buf, count);
+}
+
+/* movdqu moves 16 bytes whatever @count, in two or three commands. */
+static u32 str_mem_len(u32 count)
+{
+	return 16;
+}
+
+static void guest_str_store(u64 gpa, const u8 *buf, u32 len)
+{
+	guest_movdqu_store(gpa, buf);
+}
+
+static void guest_str_load(u64 gpa, u8 *buf, u32 len)
+{
+	guest_movdqu_load(gpa, buf);
+}
+#else
+/*
+ * The accesses of arm64's memcpy_toio() and memcpy_fromio(), of one
+ * register each and without writeback: KVM can emulate no other form, e.g.
+ * a load or store pair, whose data abort has no valid syndrome.
+ */
+static void guest_writeb(u64 gpa, u8 val)
+{
+	asm volatile("strb %w0, [%1]" : : "rZ"(val), "r"(gpa) : "memory");
+}
+
+static void guest_writeq(u64 gpa, u64 val)
+{
+	asm volatile("str %x0, [%1]" : : "rZ"(val), "r"(gpa) : "memory");
+}
+
+static u8 guest_readb(u64 gpa)
+{
+	u8 val;
+
+	asm volatile("ldrb %w0, [%1]" : "=r"(val) : "r"(gpa) : "memory");
+	return val;
+}
+
+static u64 guest_readq(u64 gpa)
+{
+	u64 val;
+
+	asm volatile("ldr %0, [%1]" : "=r"(val) : "r"(gpa) : "memory");
+	return val;
+}
+
+/* As memcpy_toio(): bytes up to 8-byte alignment, 8 bytes at a time, then bytes. */
+static void guest_memcpy_toio(u64 gpa, const u8 *src, u32 count)
+{
+	u64 val;
+
+	while (count && !IS_ALIGNED(gpa, 8)) {
+		guest_writeb(gpa++, *src++);
+		count--;
+	}
+	while (count >= 8) {
+		memcpy(&val, src, 8);
+		guest_writeq(gpa, val);
+		gpa += 8;
+		src += 8;
+		count -= 8;
+	}
+	while (count--)
+		guest_writeb(gpa++, *src++);
+}
+
+static void guest_memcpy_fromio(u8 *dst, u64 gpa, u32 count)
+{
+	u64 val;
+
+	while (count && !IS_ALIGNED(gpa, 8)) {
+		*dst++ = guest_readb(gpa++);
+		count--;
+	}
+	while (count >= 8) {
+		val = guest_readq(gpa);
+		memcpy(dst, &val, 8);
+		gpa += 8;
+		dst += 8;
+		count -= 8;
+	}
+	while (count--)
+		*dst++ = guest_readb(gpa++);
+}
+
+/*
+ * Write @count bytes of the stream, from position @pos on, each at its
+ * offset: in two parts where they wrap round the end of the port.
+ */
+static void guest_str_port_write(u64 port, u64 pos, const u8 *buf, u32 count)
+{
+	u32 off = str_port_offset(pos), first = min_t(u32, count, STR_PORT_SIZE - off);
+
+	guest_memcpy_toio(port + off, buf, first);
+	guest_memcpy_toio(port, buf + first, count - first);
+}
+
+/* Read at a random offset: the device counts positions whatever the offset. */
+static void guest_str_port_read(u64 port, u32 x, u8 *buf, u32 count)
+{
+	guest_memcpy_fromio(buf, port + (x >> 16) % (STR_PORT_SIZE - STR_MAX_COUNT + 1), count);
+}
+
+static u32 str_mem_len(u32 count)
+{
+	return count;
+}
+
+static void guest_str_store(u64 gpa, const u8 *buf, u32 len)
+{
+	guest_memcpy_toio(gpa, buf, len);
+}
+
+static void guest_str_load(u64 gpa, u8 *buf, u32 len)
+{
+	guest_memcpy_fromio(buf, gpa, len);
+}
+#endif
+
 /*
  * A device counts a position for every read it takes.  One that died
  * after it took a read leaves a position that no read got, and userspace
@@ -2287,7 +2550,7 @@ static void guest_str_check_read(u32 idx, u64 n, u32 i, u8 b, u8 *last, u32 *emu
 	u8 d;
 
 	__GUEST_ASSERT(STR_VCPU(b) == idx,
-		       "vCPU %u, iteration %lu: rep insb element %u read 0x%x, another vCPU's",
+		       "vCPU %u, iteration %lu: " STR_PORT_READS " %u read 0x%x, another vCPU's",
 		       idx, n, i, b);
 	if (b & STR_EMULATED) {
 		(*emulated)++;
@@ -2296,7 +2559,8 @@ static void guest_str_check_read(u32 idx, u64 n, u32 i, u8 b, u8 *last, u32 *emu
 
 	d = (STR_POS(b) - *last) & 31;
 	__GUEST_ASSERT(d >= 1 && (d <= 1 + *emulated || *emulated >= 30),
-		       "vCPU %u, iteration %lu: rep insb element %u read position %u after %u, with %u reads emulated between",
+		       "vCPU %u, iteration %lu: " STR_PORT_READS
+		       " %u read position %u after %u, with %u reads emulated between",
 		       idx, n, i, STR_POS(b), *last, *emulated);
 	*last = STR_POS(b);
 	*emulated = 0;
@@ -2305,11 +2569,11 @@ static void guest_str_check_read(u32 idx, u64 n, u32 i, u8 b, u8 *last, u32 *emu
 static void guest_strings(u32 idx)
 {
 	struct guest_random_state rng = new_rng(str_seed + idx);
-	u64 gpa = str_region(idx).base, wpos = 0, n, count;
-	u16 port = str_region(NR_VCPUS + idx).base;
+	u64 gpa = str_region(idx).base, port = str_region(NR_VCPUS + idx).base;
 	u8 buf[STR_MAX_COUNT], mirror[STR_MMIO_SIZE];
+	u64 wpos = 0, n, count;
 	u8 wlast = 0, rlast = 31;
-	u32 x, i, off, emulated = 0;
+	u32 x, i, off, len, emulated = 0;
 
 	memset(mirror, 0, sizeof(mirror));
 	for (n = 0; n < IOR_MAX_ITERS && !READ_ONCE(str_stop); n++) {
@@ -2317,32 +2581,34 @@ static void guest_strings(u32 idx)
 		count = 1 + x / 4 % STR_MAX_COUNT;
 		/* Some of them cross the page boundary in the middle of the region. */
 		off = x / 64 % (STR_MMIO_SIZE - 15);
+		len = str_mem_len(count);
 		switch (x % 4) {
 		case 0:
 			for (i = 0; i < count; i++) {
 				wlast = str_wbyte(str_seed, idx, wpos++, wlast);
 				buf[i] = wlast;
 			}
-			guest_rep_outsb(port, buf, count);
+			guest_str_port_write(port, wpos - count, buf, count);
 			WRITE_ONCE(str_written[idx], wpos);
 			break;
 		case 1:
 			memset(buf, 0, sizeof(buf));
-			guest_rep_insb(port, buf, count);
+			guest_str_port_read(port, x, buf, count);
 			for (i = 0; i < count; i++)
 				guest_str_check_read(idx, n, i, buf[i], &rlast, &emulated);
 			break;
 		case 2:
-			for (i = 0; i < 16; i++)
+			for (i = 0; i < len; i++)
 				buf[i] = guest_random_u32(&rng);
-			guest_movdqu_store(gpa + off, buf);
-			memcpy(mirror + off, buf, 16);
+			guest_str_store(gpa + off, buf, len);
+			memcpy(mirror + off, buf, len);
 			break;
 		default:
-			guest_movdqu_load(gpa + off, buf);
-			for (i = 0; i < 16; i++)
+			guest_str_load(gpa + off, buf, len);
+			for (i = 0; i < len; i++)
 				__GUEST_ASSERT(buf[i] == mirror[off + i],
-					       "vCPU %u, iteration %lu: movdqu load at 0x%lx: byte %u is 0x%x, wrote 0x%x",
+					       "vCPU %u, iteration %lu: " STR_MEM_LOAD
+					       " at 0x%lx: byte %u is 0x%x, wrote 0x%x",
 					       idx, n, gpa + off, i, buf[i], mirror[off + i]);
 		}
 		WRITE_ONCE(str_iters[idx], n + 1);
@@ -2352,7 +2618,10 @@ static void guest_strings(u32 idx)
 
 /* What the guest's regions hold, shared by the device processes and this one. */
 struct str_vcpu_state {
-	/* Write stream: position << 24 | device gen << 8 | last byte, in one store. */
+	/*
+	 * Write stream: position << 28 | size of the last write << 24 |
+	 * device gen << 8 | last byte, in one store.
+	 */
 	u64 wstate;
 	/* Reads that devices took from the port. */
 	u64 rpos;
@@ -2376,31 +2645,90 @@ struct str_shared {
 /* Who serves an access. */
 enum str_src { STR_DEVICE, STR_FAILURE, STR_EXIT };
 
-static u64 str_wstate(u64 pos, u32 gen, u8 last)
+static u64 str_wstate(u64 pos, u32 size, u32 gen, u8 last)
 {
-	return pos << 24 | (u64)gen << 8 | last;
+	return pos << 28 | (u64)size << 24 | (u64)gen << 8 | last;
 }
 
-/* Take byte @b of vCPU @idx's stream; return whether it is the next one. */
-static bool str_take_write(struct str_shared *sh, u32 idx, u8 b, u32 gen, enum str_src src)
+static u64 str_wpos(u64 wstate)
+{
+	return wstate >> 28;
+}
+
+/*
+ * Take the @size bytes @data, written at @offset of the port, of vCPU
+ * @idx's stream; return whether they are the next ones, at their offset.
+ */
+static bool str_take_write(struct str_shared *sh, u32 idx, u64 offset, u32 size, u64 data,
+			   u32 gen, enum str_src src)
 {
 	struct str_vcpu_state *vs = &sh->v[idx];
-	u64 st = READ_ONCE(vs->wstate), pos = st >> 24;
-	u32 by = st >> 8 & 0xffff;
-	u8 last = st;
+	u64 st = READ_ONCE(vs->wstate), pos = str_wpos(st);
+	u32 by = st >> 8 & 0xffff, n = st >> 24 & 0xf, i;
+	u8 last = st, b = last;
 
-	if (b == str_wbyte(sh->seed, idx, pos, last)) {
-		WRITE_ONCE(vs->wstate, str_wstate(pos + 1, src == STR_DEVICE ? gen : 0, b));
+	for (i = 0; i < size; i++) {
+		b = str_wbyte(sh->seed, idx, pos + i, b);
+		if ((u8)(data >> 8 * i) != b)
+			break;
+	}
+	if (i == size && offset == str_port_offset(pos)) {
+		WRITE_ONCE(vs->wstate,
+			   str_wstate(pos + size, size, src == STR_DEVICE ? gen : 0, b));
 		return true;
 	}
 
 	/*
-	 * A device that took the byte and died before it answered: the
-	 * failure exit hands userspace the same byte.  Bytes in a row differ,
+	 * A device that took the bytes and died before it answered: the
+	 * failure exit hands userspace the same write.  Bytes in a row differ,
 	 * so this is no byte sent twice.
 	 */
-	return src == STR_FAILURE && pos && b == last && by == gen;
+	if (src != STR_FAILURE || by != gen || n != size || pos < size ||
+	    offset != str_port_offset(pos - size))
+		return false;
+	for (b = last, i = size; i--; b -= str_wstep(sh->seed, idx, pos - size + i))
+		if ((u8)(data >> 8 * i) != b)
+			return false;
+	return true;
 }
+
+/* A read of @size bytes of the port: a device counts a position for each. */
+static u64 str_port_read(struct str_vcpu_state *vs, u32 idx, u32 size, enum str_src src)
+{
+	u64 val = 0, pos = vs->rpos;
+	u32 i;
+
+	for (i = 0; i < size; i++)
+		val |= (u64)(src == STR_DEVICE ? STR_READ(idx, pos + i) :
+						 STR_EMULATED | STR_READ(idx, 0x1f)) << (8 * i);
+	if (src == STR_DEVICE)
+		WRITE_ONCE(vs->rpos, pos + size);
+	return val;
+}
+
+#ifdef __x86_64__
+#define STR_PORT_FORM		"not a byte at the port"
+
+/* rep insb and rep outsb move a byte at a time, at the port. */
+static bool str_port_form(u64 offset, u32 size)
+{
+	return !offset && size == 1;
+}
+#else
+#define STR_PORT_FORM		"not a byte or an aligned 8 bytes in the port"
+#define STR_MEM_FORM		"not a byte or an aligned 8 bytes"
+
+/* memcpy_toio() and memcpy_fromio() move single bytes or aligned 8 bytes. */
+static bool str_io_form(u64 offset, u32 size)
+{
+	return (size == 1 || size == 8) && IS_ALIGNED(offset, size);
+}
+
+static bool str_port_form(u64 offset, u32 size)
+{
+	return str_io_form(offset, size) && offset + size <= STR_PORT_SIZE;
+}
+#endif
 
 /*
  * Serve an access of @size bytes at @offset of region @r, for device @gen
@@ -2415,14 +2743,13 @@ static u64 str_access(struct str_shared *sh, u32 r, bool write, u64 offset, u32 
 
 	*why = NULL;
 	if (r >= NR_VCPUS) {
-		if (offset || size != 1) {
-			*why = "not a byte at the port";
+		if (!str_port_form(offset, size)) {
+			*why = STR_PORT_FORM;
 			return 0;
 		}
 		if (!write)
-			return src == STR_DEVICE ? STR_READ(idx, vs->rpos++) :
-						   STR_EMULATED | STR_READ(idx, 0x1f);
-		if (!str_take_write(sh, idx, data, gen, src))
+			return str_port_read(vs, idx, size, src);
+		if (!str_take_write(sh, idx, offset, size, data, gen, src))
 			*why = "not the next byte of the vCPU's stream";
 		return STR_WRITE_RESP(idx);
 	}
@@ -2431,6 +2758,12 @@ static u64 str_access(struct str_shared *sh, u32 r, bool write, u64 offset, u32 
 		*why = "outside the MMIO region";
 		return 0;
 	}
+#ifndef __x86_64__
+	if (!str_io_form(offset, size)) {
+		*why = STR_MEM_FORM;
+		return 0;
+	}
+#endif
 	if (write) {
 		memcpy(vs->mem + offset, &data, size);
 		return STR_WRITE_RESP(idx);
@@ -2708,12 +3041,19 @@ static void str_failure_exit(struct str_vcpu *v)
 static void str_plain_exit(struct str_vcpu *v)
 {
 	struct kvm_run *run = v->vcpu->run;
+#ifdef __x86_64__
 	bool pio = run->exit_reason == KVM_EXIT_IO;
 	u64 addr = pio ? run->io.port : run->mmio.phys_addr;
 	u32 size = pio ? run->io.size : run->mmio.len;
 	u32 count = pio ? run->io.count : 1, i;
 	bool write = pio ? run->io.direction == KVM_EXIT_IO_OUT : run->mmio.is_write;
 	u8 *data = pio ? (u8 *)run + run->io.data_offset : run->mmio.data;
+#else
+	u64 addr = run->mmio.phys_addr;
+	u32 size = run->mmio.len, count = 1, i;
+	bool pio = false, write = run->mmio.is_write;
+	u8 *data = run->mmio.data;
+#endif
 	int r = str_find(v->idx, pio, addr);
 	const char *why = NULL;
 	char buf[192];
@@ -2767,8 +3107,7 @@ static void *str_vcpu_thread(void *arg)
 			str_failure_exit(v);
 			continue;
 		}
-		if (run->exit_reason == KVM_EXIT_MMIO ||
-		    (run->exit_reason == KVM_EXIT_IO && run->io.port != UCALL_PIO_PORT)) {
+		if (io_exit(v->vcpu)) {
 			str_plain_exit(v);
 			continue;
 		}
@@ -2957,7 +3296,7 @@ static void str_check_final(struct str_stress *s, const u64 *failures0)
 			    i, stat, v->failures);
 
 		/* Every byte the guest wrote was taken, in order, and none more. */
-		pos = s->sh->v[i].wstate >> 24;
+		pos = str_wpos(s->sh->v[i].wstate);
 		TEST_ASSERT(pos == written[i],
 			    "vCPU %d wrote %lu bytes of its stream, %lu were taken", i, written[i],
 			    pos);
@@ -2989,8 +3328,8 @@ static void str_report(struct str_stress *s, u64 ms)
 	ksft_print_msg("strings: %lu ms, %u devices: %s\n", ms, s->gen, faults);
 	ksft_print_msg("strings: %lu guest iterations, %lu commands served, %lu regions moved\n",
 		       guest, s->cmds, s->toggles);
-	ksft_print_msg("strings: %lu bytes written by rep outsb, %lu port reads from devices\n",
-		       bytes, reads);
+	ksft_print_msg("strings: %lu bytes written by " STR_PORT_WRITES
+		       ", %lu port reads from devices\n", bytes, reads);
 	ksft_print_msg("strings: %lu failure exits, %lu exits of unassigned regions\n",
 		       failures, exits);
 	ksft_print_msg("%s: %lu signals, %lu KVM_RUNs interrupted, %lu with an access pending\n",
@@ -2998,8 +3337,9 @@ static void str_report(struct str_stress *s, u64 ms)
 }
 
 /*
- * rep insb, rep outsb and movdqu on ioregions, while devices die, regions
- * move and signals interrupt KVM_RUN: no write is lost, taken twice or
+ * rep insb, rep outsb and movdqu on ioregions (outside x86, the accesses of
+ * memcpy_toio() and memcpy_fromio()), while devices die, regions move and
+ * signals interrupt KVM_RUN: no write is lost, taken twice or
  * misrouted, no read returns another access's value, and every vCPU goes on
  * with every new device.
  */
@@ -3029,6 +3369,11 @@ TEST_F_TIMEOUT(ioregionfd_stress, strings, CASE_TIMEOUT)
 
 	s.vm = vm_create_with_vcpus(NR_VCPUS, guest_strings, vcpus);
 	virt_map(s.vm, MMIO_GPA, MMIO_GPA, STR_MMIO_NR_PAGES);
+	check_ucall_clear(s.vm, STR_MMIO_NR_PAGES);
+#ifndef __x86_64__
+	str_page_size = s.vm->page_size;
+	sync_global_to_guest(s.vm, str_page_size);
+#endif
 	str_seed = seed;
 	sync_global_to_guest(s.vm, str_seed);
 
