@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Assemble a kernel tree as base + overlay + patches.
+# Assemble a kernel tree as base + overlay + patches.  Each overlay file
+# goes in with the patch that claims it (X-Overlay:), in series order.
 #
 #   assemble.sh base TARBALL VERSION DEST
 #	Extract the pristine base tree into DEST, once per tarball.
@@ -53,6 +54,19 @@ patch_targets() {
 		sub(/^[ab]\//, "", f)
 		print f
 	}' "$1"
+}
+
+# The overlay files a patch claims, from its X-Overlay: headers.
+patch_overlay() {
+	sed -n '/^$/q; s/^X-Overlay: *//p' "$1"
+}
+
+stage_overlay() {
+	local repo=$1 f=$2
+
+	[ -f "$repo/$f" ] || die "an X-Overlay: header names $f, which is not in the overlay"
+	mkdir -p "$stage/tree/$(dirname "$f")"
+	cp "$repo/$f" "$stage/tree/$f"
 }
 
 base_version() {
@@ -149,11 +163,20 @@ cmd_tree() {
 			cp "$base/$f" "$stage/tree/$f"
 		fi
 	done < "$stage/files"
-	overlay_files "$repo" | while read -r f; do
-		mkdir -p "$stage/tree/$(dirname "$f")"
-		cp "$repo/$f" "$stage/tree/$f"
-	done
+	# An overlay file goes in just before the patch that claims it with
+	# X-Overlay:, so that an earlier patch may create it first, as a
+	# move does.  Unclaimed ones, which make series refuses, go first.
 	for p in "${patches[@]}"; do
+		patch_overlay "$repo/patches/$p"
+	done | LC_ALL=C sort > "$stage/claimed"
+	overlay_files "$repo" | LC_ALL=C comm -23 - "$stage/claimed" |
+		while read -r f; do
+			stage_overlay "$repo" "$f"
+		done
+	for p in "${patches[@]}"; do
+		patch_overlay "$repo/patches/$p" | while read -r f; do
+			stage_overlay "$repo" "$f"
+		done
 		if ! (cd "$stage/tree" && patch -p1 --fuzz=0 --no-backup-if-mismatch \
 				-s -i "$repo/patches/$p" > "$stage/patch.log" 2>&1); then
 			sed 's/^/  /' "$stage/patch.log" >&2

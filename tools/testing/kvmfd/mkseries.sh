@@ -114,13 +114,17 @@ g am -q "${series[@]}" ||
 echo "  CHECK   checkpatch --strict"
 cp_fail=0
 : > "$tmp/cp"
-for f in "${series[@]}"; do
+for i in "${!series[@]}"; do
+	f=${series[$i]}
+	# A patch that moves code verbatim names the complaints it carries
+	# over in X-Checkpatch-Ignore:, and its commit message says why.
+	ignore=$(sed -n '/^$/q; s/^X-Checkpatch-Ignore: *//p' "$repo/patches/${patches[$i]}")
 	# Debian's python3 has the ply and git modules that spdxcheck.py needs.
 	# spdxcheck.py runs in the current directory, which must be a git tree.
 	# The base is a tarball without history, in which checkpatch cannot
 	# look up the commit that a Fixes: tag names.
 	res=$(cd "$git_dir" && PATH=/usr/bin:$PATH "$base/scripts/checkpatch.pl" --strict \
-		--no-signoff --quiet --ignore FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID "$f" 2>&1 || true)
+		--no-signoff --quiet --ignore "FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID${ignore:+,$ignore}" "$f" 2>&1 || true)
 	if [ -n "$res" ]; then
 		cp_fail=1
 		echo "$(basename "$f"):" >> "$tmp/cp"
