@@ -752,8 +752,9 @@ static u64 ior_emulate(struct ior_vcpu *v, int r, bool write, u64 addr, u32 len,
 }
 
 /* An access of a region that is not assigned, between two devices. */
-static void ior_plain_exit(struct ior_vcpu *v)
+static void ior_plain_exit(void *arg)
 {
+	struct ior_vcpu *v = arg;
 	struct io_access io;
 	char buf[192];
 	u64 val;
@@ -837,8 +838,9 @@ static struct ior_failure ior_failure_of(const struct kvm_run *run)
  * the next KVM_RUN resumes it.  Whether a command is sent twice shows in
  * the doorbells that the devices count, and in the register files.
  */
-static void ior_pending_exit(struct ior_vcpu *v)
+static void ior_pending_exit(void *arg)
 {
+	struct ior_vcpu *v = arg;
 	struct ior_failure f = ior_failure_of(v->vcpu->run);
 	const u32 known = KVM_IOREGIONFD_FAILURE_WRITE | KVM_IOREGIONFD_FAILURE_PIO;
 	bool pio = f.flags & KVM_IOREGIONFD_FAILURE_PIO;
@@ -861,8 +863,9 @@ static void ior_pending_exit(struct ior_vcpu *v)
 }
 
 /* The access must be one the guest makes, in a region of this vCPU. */
-static void ior_failure_exit(struct ior_vcpu *v)
+static void ior_failure_exit(void *arg)
 {
+	struct ior_vcpu *v = arg;
 	struct kvm_run *run = v->vcpu->run;
 	struct ior_failure f = ior_failure_of(run);
 	const u32 known = KVM_IOREGIONFD_FAILURE_WRITE | KVM_IOREGIONFD_FAILURE_PIO;
@@ -887,17 +890,27 @@ static void ior_failure_exit(struct ior_vcpu *v)
 	v->failures++;
 }
 
-static void *ior_vcpu_thread(void *arg)
+/* What the vCPU threads of the ioregionfd cases do with each kind of exit. */
+struct ior_exit_ops {
+	/* KVM_RUN returned EINTR with an access left pending. */
+	void (*pending)(void *v);
+	void (*failure)(void *v);
+	/* An access that no region took, and no ucall. */
+	void (*plain)(void *v);
+};
+
+/* Run @vcpu of @v until its guest is done, handing each exit to @ops. */
+static void ior_run_vcpu(struct kvm_vcpu *vcpu, u32 idx, const struct ior_exit_ops *ops, void *v,
+			 u64 *eintr, bool *done)
 {
-	struct ior_vcpu *v = arg;
-	struct kvm_run *run = v->vcpu->run;
+	struct kvm_run *run = vcpu->run;
 	struct ucall uc;
 	char buf[192];
 	int ret;
 
 	vcpu_thread = true;
 	for (;;) {
-		ret = __vcpu_run(v->vcpu);
+		ret = __vcpu_run(vcpu);
 		/*
 		 * A signal takes the vCPU out of KVM_RUN, also out of a wait for
 		 * the device, which then leaves its access pending.
@@ -906,35 +919,49 @@ static void *ior_vcpu_thread(void *arg)
 			TEST_ASSERT(run->exit_reason == KVM_EXIT_INTR ||
 				    run->exit_reason == KVM_EXIT_IOREGIONFD_PENDING,
 				    "vCPU %u: KVM_RUN returned EINTR with exit reason %u",
-				    v->idx, run->exit_reason);
+				    idx, run->exit_reason);
 			if (run->exit_reason == KVM_EXIT_IOREGIONFD_PENDING)
-				ior_pending_exit(v);
-			v->eintr++;
+				ops->pending(v);
+			(*eintr)++;
 			continue;
 		}
 		TEST_ASSERT(!ret, KVM_IOCTL_ERROR(KVM_RUN, ret));
 
 		if (run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE) {
-			ior_failure_exit(v);
+			ops->failure(v);
 			continue;
 		}
-		if (io_exit(v->vcpu)) {
-			ior_plain_exit(v);
+		if (io_exit(vcpu)) {
+			ops->plain(v);
 			continue;
 		}
 
-		switch (get_ucall(v->vcpu, &uc)) {
+		switch (get_ucall(vcpu, &uc)) {
 		case UCALL_DONE:
-			WRITE_ONCE(v->done, true);
-			return NULL;
+			WRITE_ONCE(*done, true);
+			return;
 		case UCALL_ABORT:
 			REPORT_GUEST_ASSERT(uc);
 			break;
 		default:
-			TEST_FAIL("vCPU %u: unexpected %s", v->idx,
-				  describe_io_exit(v->vcpu, buf, sizeof(buf)));
+			TEST_FAIL("vCPU %u: unexpected %s", idx,
+				  describe_io_exit(vcpu, buf, sizeof(buf)));
 		}
 	}
+}
+
+static const struct ior_exit_ops ior_exit_ops = {
+	.pending = ior_pending_exit,
+	.failure = ior_failure_exit,
+	.plain = ior_plain_exit,
+};
+
+static void *ior_vcpu_thread(void *arg)
+{
+	struct ior_vcpu *v = arg;
+
+	ior_run_vcpu(v->vcpu, v->idx, &ior_exit_ops, v, &v->eintr, &v->done);
+	return NULL;
 }
 
 static bool ior_any_done(struct ior_stress *s)
@@ -947,15 +974,18 @@ static bool ior_any_done(struct ior_stress *s)
 	return false;
 }
 
-/* Every vCPU must get to the new device; then let it take some more commands. */
-static void ior_wait_vcpus(struct ior_stress *s, u32 gen)
+/*
+ * Every vCPU must get to the new device, whose counts are in @vcpu_cmds and
+ * @cmds; then let it take some more commands.
+ */
+static void ior_wait_device(const u64 *vcpu_cmds, const u64 *cmds, struct guest_random_state *rng,
+			    u32 gen)
 {
 	u64 deadline = now_ms() + PROMPT_MS, more;
-	struct ior_shared *sh = s->sh;
 	u32 i;
 
 	for (i = 0; i < NR_VCPUS; i++) {
-		while (!READ_ONCE(sh->vcpu_cmds[i])) {
+		while (!READ_ONCE(vcpu_cmds[i])) {
 			TEST_ASSERT(now_ms() < deadline,
 				    "vCPU %u made no access to device %u in %d s",
 				    i, gen, PROMPT_MS / 1000);
@@ -963,10 +993,10 @@ static void ior_wait_vcpus(struct ior_stress *s, u32 gen)
 		}
 	}
 
-	more = READ_ONCE(sh->cmds) + rand_below(&s->rng, 64);
-	while (READ_ONCE(sh->cmds) < more) {
+	more = READ_ONCE(*cmds) + rand_below(rng, 64);
+	while (READ_ONCE(*cmds) < more) {
 		TEST_ASSERT(now_ms() < deadline, "Device %u took only %lu commands in %d s",
-			    gen, READ_ONCE(sh->cmds), PROMPT_MS / 1000);
+			    gen, READ_ONCE(*cmds), PROMPT_MS / 1000);
 		usleep(200);
 	}
 }
@@ -1200,7 +1230,7 @@ static void ior_generation(struct ior_stress *s, enum ior_fault fault)
 	s->assigned = true;
 	close_ends(&d.fds.kvm_rfd, &d.fds.kvm_wfd);
 
-	ior_wait_vcpus(s, gen);
+	ior_wait_device(s->sh->vcpu_cmds, &s->sh->cmds, &s->rng, gen);
 	if (fault == IOR_DEASSIGN_HELD) {
 		ior_move_away(s, pid, gen);
 	} else {
@@ -2136,8 +2166,9 @@ static int str_check_access(struct str_vcpu *v, const struct ior_failure *f, con
 	return r;
 }
 
-static void str_failure_exit(struct str_vcpu *v)
+static void str_failure_exit(void *arg)
 {
+	struct str_vcpu *v = arg;
 	struct kvm_run *run = v->vcpu->run;
 	struct ior_failure f = ior_failure_of(run);
 	int r = str_check_access(v, &f, "KVM_EXIT_IOREGIONFD_FAILURE");
@@ -2171,8 +2202,9 @@ static void str_failure_exit(struct str_vcpu *v)
 }
 
 /* An access of a region that is not assigned: string PIO comes with a count. */
-static void str_plain_exit(struct str_vcpu *v)
+static void str_plain_exit(void *arg)
 {
+	struct str_vcpu *v = arg;
 	struct kvm_run *run = v->vcpu->run;
 #ifdef __x86_64__
 	bool pio = run->exit_reason == KVM_EXIT_IO;
@@ -2206,81 +2238,29 @@ static void str_plain_exit(struct str_vcpu *v)
 	v->exits++;
 }
 
+static void str_pending_exit(void *arg)
+{
+	struct str_vcpu *v = arg;
+	struct ior_failure f = ior_failure_of(v->vcpu->run);
+
+	str_check_access(v, &f, "KVM_EXIT_IOREGIONFD_PENDING");
+	TEST_ASSERT(f.error == EINTR, "vCPU %u: pending access with error %u, not EINTR",
+		    v->idx, f.error);
+	v->pending++;
+}
+
+static const struct ior_exit_ops str_exit_ops = {
+	.pending = str_pending_exit,
+	.failure = str_failure_exit,
+	.plain = str_plain_exit,
+};
+
 static void *str_vcpu_thread(void *arg)
 {
 	struct str_vcpu *v = arg;
-	struct kvm_run *run = v->vcpu->run;
-	struct ior_failure f;
-	struct ucall uc;
-	char buf[192];
-	int ret;
 
-	vcpu_thread = true;
-	for (;;) {
-		ret = __vcpu_run(v->vcpu);
-		if (ret == -1 && errno == EINTR) {
-			TEST_ASSERT(run->exit_reason == KVM_EXIT_INTR ||
-				    run->exit_reason == KVM_EXIT_IOREGIONFD_PENDING,
-				    "vCPU %u: KVM_RUN returned EINTR with exit reason %u",
-				    v->idx, run->exit_reason);
-			if (run->exit_reason == KVM_EXIT_IOREGIONFD_PENDING) {
-				f = ior_failure_of(run);
-				str_check_access(v, &f, "KVM_EXIT_IOREGIONFD_PENDING");
-				TEST_ASSERT(f.error == EINTR,
-					    "vCPU %u: pending access with error %u, not EINTR",
-					    v->idx, f.error);
-				v->pending++;
-			}
-			v->eintr++;
-			continue;
-		}
-		TEST_ASSERT(!ret, KVM_IOCTL_ERROR(KVM_RUN, ret));
-
-		if (run->exit_reason == KVM_EXIT_IOREGIONFD_FAILURE) {
-			str_failure_exit(v);
-			continue;
-		}
-		if (io_exit(v->vcpu)) {
-			str_plain_exit(v);
-			continue;
-		}
-
-		switch (get_ucall(v->vcpu, &uc)) {
-		case UCALL_DONE:
-			WRITE_ONCE(v->done, true);
-			return NULL;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-			break;
-		default:
-			TEST_FAIL("vCPU %u: unexpected %s", v->idx,
-				  describe_io_exit(v->vcpu, buf, sizeof(buf)));
-		}
-	}
-}
-
-/* Every vCPU must get to the new device; then let it take some more commands. */
-static void str_wait_vcpus(struct str_stress *s, u32 gen)
-{
-	u64 deadline = now_ms() + PROMPT_MS, more;
-	struct str_shared *sh = s->sh;
-	u32 i;
-
-	for (i = 0; i < NR_VCPUS; i++) {
-		while (!READ_ONCE(sh->vcpu_cmds[i])) {
-			TEST_ASSERT(now_ms() < deadline,
-				    "vCPU %u made no access to device %u in %d s",
-				    i, gen, PROMPT_MS / 1000);
-			usleep(200);
-		}
-	}
-
-	more = READ_ONCE(sh->cmds) + rand_below(&s->rng, 64);
-	while (READ_ONCE(sh->cmds) < more) {
-		TEST_ASSERT(now_ms() < deadline, "Device %u took only %lu commands in %d s",
-			    gen, READ_ONCE(sh->cmds), PROMPT_MS / 1000);
-		usleep(200);
-	}
+	ior_run_vcpu(v->vcpu, v->idx, &str_exit_ops, v, &v->eintr, &v->done);
+	return NULL;
 }
 
 static void str_check_device(struct str_stress *s, int status, bool eof)
@@ -2368,7 +2348,7 @@ static void str_generation(struct str_stress *s, enum ior_fault fault)
 	pthread_mutex_unlock(&s->lock);
 	close_ends(&old.kvm_rfd, &old.kvm_wfd);
 
-	str_wait_vcpus(s, gen);
+	ior_wait_device(s->sh->vcpu_cmds, &s->sh->cmds, &s->rng, gen);
 	pthread_mutex_lock(&s->lock);
 	s->live = false;
 	pthread_mutex_unlock(&s->lock);
