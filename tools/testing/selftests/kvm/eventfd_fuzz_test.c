@@ -887,13 +887,6 @@ static const char *describe_write(struct fuzz *fz, const struct fz_write *w, cha
 	return buf;
 }
 
-static const char *cmd_str(const struct ioregionfd_cmd *c, char *buf, size_t size)
-{
-	snprintf(buf, size, "{cmd %u size %u flags %x user_data 0x%llx offset 0x%llx data 0x%llx}",
-		 c->cmd, c->size, c->flags, c->user_data, c->offset, c->data);
-	return buf;
-}
-
 /* The device thread. */
 
 /* The queue that a command's response goes to, or -1 if no region has its user_data. */
@@ -1065,7 +1058,7 @@ static void device_stop(struct fuzz *fz)
 static void device_dump(struct fuzz *fz)
 {
 	struct fz_device *dev = &fz->dev;
-	char buf[128];
+	char buf[160];
 	u32 i, j, n;
 	int q;
 
@@ -1076,7 +1069,7 @@ static void device_dump(struct fuzz *fz)
 		for (j = 0; j < n; j++)
 			ksft_print_msg("device: command %u on %s: %s\n", j,
 				       fd_info[queue_drain[q]].name,
-				       cmd_str(&dev->cmds[q][j], buf, sizeof(buf)));
+				       ioregion_cmd_str(&dev->cmds[q][j], buf, sizeof(buf)));
 	}
 }
 
@@ -1228,7 +1221,7 @@ static void check_cmd_queue(struct fuzz *fz, int q)
 	const struct fz_device *dev = &fz->dev;
 	const char *name = fd_info[queue_drain[q]].name;
 	u32 want = fz->batch.nr_cmds[q];
-	char buf[2][128];
+	char buf[2][160];
 	u32 i;
 
 	if (dev->nr_cmds[q] != want)
@@ -1238,8 +1231,9 @@ static void check_cmd_queue(struct fuzz *fz, int q)
 	for (i = 0; i < want; i++)
 		if (!cmd_matches(&dev->cmds[q][i], &fz->batch.cmds[q][i]))
 			fz_fail(fz, "Command %u on %s: %s, expected %s", i, name,
-				cmd_str(&dev->cmds[q][i], buf[0], sizeof(buf[0])),
-				cmd_str(&fz->batch.cmds[q][i].cmd, buf[1], sizeof(buf[1])));
+				ioregion_cmd_str(&dev->cmds[q][i], buf[0], sizeof(buf[0])),
+				ioregion_cmd_str(&fz->batch.cmds[q][i].cmd, buf[1],
+						 sizeof(buf[1])));
 }
 
 /* KVM asked for the responses the model expects on @q, and read them all. */

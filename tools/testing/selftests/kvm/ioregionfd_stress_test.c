@@ -327,15 +327,6 @@ struct ior_dev {
 	struct guest_random_state rng;
 };
 
-static const char *cmd_str(const struct ioregionfd_cmd *cmd, char *buf, size_t size)
-{
-	snprintf(buf, size,
-		 "{cmd %u, size %u, flags 0x%x, pad %02x%02x%02x%02x%02x, user_data 0x%llx, offset 0x%llx, data 0x%llx}",
-		 cmd->cmd, cmd->size, cmd->flags, cmd->pad[0], cmd->pad[1], cmd->pad[2],
-		 cmd->pad[3], cmd->pad[4], cmd->user_data, cmd->offset, cmd->data);
-	return buf;
-}
-
 /* A command as the guest's accesses to the regions of device @gen make them. */
 static bool ior_cmd_valid(const struct ioregionfd_cmd *cmd, u32 gen)
 {
@@ -516,16 +507,6 @@ static int ior_device(struct ior_dev *d)
 	}
 }
 
-static void close_ends(int *rfd, int *wfd)
-{
-	if (*rfd >= 0)
-		close(*rfd);
-	if (*wfd >= 0 && *wfd != *rfd)
-		close(*wfd);
-	*rfd = -1;
-	*wfd = -1;
-}
-
 /* KVM_SET_IOREGION takes AF_UNIX stream sockets only; pipes are refused. */
 static void ior_open_fds(struct ior_fds *f, bool split)
 {
@@ -580,7 +561,7 @@ static pid_t spawn_device(struct ior_fds *fds, int (*device)(void *arg), void *a
 		_exit(device(arg));
 	}
 
-	close_ends(&fds->dev_rfd, &fds->dev_wfd);
+	ioregion_close_fds(&fds->dev_rfd, &fds->dev_wfd);
 	return pid;
 }
 
@@ -1101,7 +1082,7 @@ static void ior_check_device(struct ior_stress *s, int status, enum ior_fault fa
 		break;
 	case DEV_BAD_CMD:
 		TEST_FAIL("The device got a malformed command %s",
-			  cmd_str(&s->sh->bad_cmd, buf, sizeof(buf)));
+			  ioregion_cmd_str(&s->sh->bad_cmd, buf, sizeof(buf)));
 		break;
 	default:
 		TEST_FAIL("The device failed to answer, status 0x%x", status);
@@ -1128,7 +1109,7 @@ static void ior_check_victim(struct ior_stress *s, u32 gen, enum ior_fault fault
 		/* Acquire: pairs with the release by the device. */
 		TEST_ASSERT(!smp_load_acquire(&s->sh->victim_known),
 			    "Device %u got %s after its long response",
-			    gen, cmd_str(&s->sh->victim_cmd, buf[0], sizeof(buf[0])));
+			    gen, ioregion_cmd_str(&s->sh->victim_cmd, buf[0], sizeof(buf[0])));
 		return;
 	}
 
@@ -1142,8 +1123,8 @@ static void ior_check_victim(struct ior_stress *s, u32 gen, enum ior_fault fault
 	TEST_ASSERT(f.addr == reg.base + cmd->offset && f.len == cmd->size && f.flags == flags &&
 		    f.data == cmd->data && f.user_data == cmd->user_data,
 		    "Device %u (%s) failed %s, but vCPU %u's first failure is %s",
-		    gen, ior_fault_names[fault], cmd_str(cmd, buf[0], sizeof(buf[0])), reg.vcpu,
-		    failure_str(&f, buf[1], sizeof(buf[1])));
+		    gen, ior_fault_names[fault], ioregion_cmd_str(cmd, buf[0], sizeof(buf[0])),
+		    reg.vcpu, failure_str(&f, buf[1], sizeof(buf[1])));
 }
 
 static void *ior_deassign_thread(void *arg)
@@ -1228,7 +1209,7 @@ static void ior_generation(struct ior_stress *s, enum ior_fault fault)
 		ior_deassign(s->vm);
 	ior_assign(s->vm, &d.fds, gen);
 	s->assigned = true;
-	close_ends(&d.fds.kvm_rfd, &d.fds.kvm_wfd);
+	ioregion_close_fds(&d.fds.kvm_rfd, &d.fds.kvm_wfd);
 
 	ior_wait_device(s->sh->vcpu_cmds, &s->sh->cmds, &s->rng, gen);
 	if (fault == IOR_DEASSIGN_HELD) {
@@ -2271,7 +2252,7 @@ static void str_check_device(struct str_stress *s, int status, bool eof)
 		return;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == DEV_BAD_CMD)
 		TEST_FAIL("The device got a bad command, %s: %s", s->sh->bad,
-			  cmd_str(&s->sh->bad_cmd, buf, sizeof(buf)));
+			  ioregion_cmd_str(&s->sh->bad_cmd, buf, sizeof(buf)));
 	TEST_ASSERT(eof && WIFEXITED(status) && WEXITSTATUS(status) == DEV_EOF,
 		    "The device ended with status 0x%x", status);
 }
@@ -2301,7 +2282,7 @@ static void str_check_held(struct str_stress *s, u32 gen)
 	TEST_ASSERT(f.addr == reg.base + cmd->offset && f.len == cmd->size && f.flags == flags &&
 		    f.data == cmd->data && f.user_data == cmd->user_data,
 		    "Device %u held %s, but vCPU %u's first failure is %s", gen,
-		    cmd_str(cmd, buf[0], sizeof(buf[0])), reg.vcpu,
+		    ioregion_cmd_str(cmd, buf[0], sizeof(buf[0])), reg.vcpu,
 		    failure_str(&f, buf[1], sizeof(buf[1])));
 }
 
@@ -2346,7 +2327,7 @@ static void str_generation(struct str_stress *s, enum ior_fault fault)
 		str_set_region(s, r, true);
 	s->live = true;
 	pthread_mutex_unlock(&s->lock);
-	close_ends(&old.kvm_rfd, &old.kvm_wfd);
+	ioregion_close_fds(&old.kvm_rfd, &old.kvm_wfd);
 
 	ior_wait_device(s->sh->vcpu_cmds, &s->sh->cmds, &s->rng, gen);
 	pthread_mutex_lock(&s->lock);
@@ -2377,7 +2358,7 @@ static void str_generation(struct str_stress *s, enum ior_fault fault)
 		smp_store_release(&s->sh->release, true);
 
 		pthread_mutex_lock(&s->lock);
-		close_ends(&s->fds.kvm_rfd, &s->fds.kvm_wfd);
+		ioregion_close_fds(&s->fds.kvm_rfd, &s->fds.kvm_wfd);
 		pthread_mutex_unlock(&s->lock);
 		str_check_device(s, reap(pid, "A device whose regions were deassigned"), true);
 		pthread_mutex_lock(&s->lock);
@@ -2525,7 +2506,7 @@ TEST_F_TIMEOUT(ioregionfd_stress, strings, CASE_TIMEOUT)
 	str_report(&s, now_ms() - start);
 	check_no_sigpipe("strings");
 	kvm_vm_free(s.vm);
-	close_ends(&s.fds.kvm_rfd, &s.fds.kvm_wfd);
+	ioregion_close_fds(&s.fds.kvm_rfd, &s.fds.kvm_wfd);
 	munmap(s.sh, sizeof(*s.sh));
 }
 
@@ -2642,7 +2623,7 @@ static void __noreturn td_vmm(struct ior_fds f, int ctl, int status, u32 gen, u3
 	ior_posted_gen = posted ? gen : 0;
 	sync_global_to_guest(vm, ior_posted_gen);
 	ior_assign(vm, &f, gen);
-	close_ends(&f.kvm_rfd, &f.kvm_wfd);
+	ioregion_close_fds(&f.kvm_rfd, &f.kvm_wfd);
 	for (i = 0; i < NR_VCPUS; i++) {
 		v[i].vcpu = vcpus[i];
 		TEST_ASSERT(!pthread_create(&v[i].thread, NULL, td_vcpu_thread, &v[i]),
@@ -2681,7 +2662,7 @@ static void td_spawn(struct td_vmm *m, const struct ior_fds *f, u32 gen, u32 see
 	if (!m->pid) {
 		close(ctl[1]);
 		close(status[0]);
-		close_ends(&kvm_fds.dev_rfd, &kvm_fds.dev_wfd);
+		ioregion_close_fds(&kvm_fds.dev_rfd, &kvm_fds.dev_wfd);
 		td_vmm(kvm_fds, ctl[0], status[1], gen, seed, posted);
 	}
 
@@ -2733,7 +2714,7 @@ static int td_take(struct td_device *d, u32 live, struct ioregionfd_cmd *cmd)
 			break;
 	TEST_ASSERT(vm < 2 && ((live & BIT(vm)) || !(cmd->flags & IOREGIONFD_CMD_RESP)),
 		    "Malformed command, from a VM after it was gone, or one of a gone VM that wants a response: %s; VMs of gens %u and %u, live mask %u, %s, the first went by %s with a command of VM %d held",
-		    cmd_str(cmd, buf, sizeof(buf)), d->gens[0], d->gens[1], live,
+		    ioregion_cmd_str(cmd, buf, sizeof(buf)), d->gens[0], d->gens[1], live,
 		    stale ? "queued before the first went" : "sent after the first went",
 		    td_action_names[d->action], d->held_vm);
 	d->cmds++;
@@ -2904,7 +2885,7 @@ static void td_iteration(struct guest_random_state *rng, u32 iter, enum td_actio
 	td_spawn(&vmm[0], &d.f, d.gens[0], seed, stall);
 	if (!stall)
 		td_spawn(&vmm[1], &d.f, d.gens[1], ~seed, false);
-	close_ends(&d.f.kvm_rfd, &d.f.kvm_wfd);
+	ioregion_close_fds(&d.f.kvm_rfd, &d.f.kvm_wfd);
 
 	if (stall) {
 		td_stall(&d, rand_below(rng, 32));
@@ -2926,7 +2907,7 @@ static void td_iteration(struct guest_random_state *rng, u32 iter, enum td_actio
 	st->actions[action]++;
 	st->cmds += d.cmds;
 	st->gone_cmds += d.gone_cmds;
-	close_ends(&d.f.dev_rfd, &d.f.dev_wfd);
+	ioregion_close_fds(&d.f.dev_rfd, &d.f.dev_wfd);
 }
 
 /*

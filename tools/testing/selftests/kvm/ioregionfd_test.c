@@ -281,15 +281,6 @@ struct test_dev {
 	u32 nr_cmds;
 };
 
-static const char *cmd_str(const struct ioregionfd_cmd *cmd, char *buf, size_t size)
-{
-	snprintf(buf, size,
-		 "{cmd %u, size %u, flags 0x%x, pad %02x%02x%02x%02x%02x, user_data 0x%llx, offset 0x%llx, data 0x%llx}",
-		 cmd->cmd, cmd->size, cmd->flags, cmd->pad[0], cmd->pad[1], cmd->pad[2],
-		 cmd->pad[3], cmd->pad[4], cmd->user_data, cmd->offset, cmd->data);
-	return buf;
-}
-
 /* What must hold for any command: a torn or interleaved one fails here. */
 static void dev_check_cmd(const struct ioregionfd_cmd *cmd)
 {
@@ -311,7 +302,8 @@ static void dev_check_cmd(const struct ioregionfd_cmd *cmd)
 	/* An access that starts in a region is the device's, even if it runs past the end. */
 	ok &= cmd->offset < REGION_SIZE;
 
-	TEST_ASSERT(ok, "Device got a malformed command %s", cmd_str(cmd, buf, sizeof(buf)));
+	TEST_ASSERT(ok, "Device got a malformed command %s",
+		    ioregion_cmd_str(cmd, buf, sizeof(buf)));
 }
 
 /*
@@ -328,12 +320,12 @@ static void dev_check_stress(struct test_dev *dev, const struct ioregionfd_cmd *
 
 	TEST_ASSERT(cmd->size == size && cmd->offset == (second ? 4 : 0) &&
 		    cmd->flags == IOREGIONFD_CMD_RESP,
-		    "Region %u: unexpected command %s", r, cmd_str(cmd, buf, sizeof(buf)));
+		    "Region %u: unexpected command %s", r, ioregion_cmd_str(cmd, buf, sizeof(buf)));
 
 	if (dev->want_read[r]) {
 		TEST_ASSERT(cmd->cmd == IOREGIONFD_CMD_READ,
 			    "Region %u: expected the read of iteration %lu, got %s",
-			    r, dev->seq[r], cmd_str(cmd, buf, sizeof(buf)));
+			    r, dev->seq[r], ioregion_cmd_str(cmd, buf, sizeof(buf)));
 		dev->want_read[r] = false;
 		dev->seq[r]++;
 		return;
@@ -341,7 +333,7 @@ static void dev_check_stress(struct test_dev *dev, const struct ioregionfd_cmd *
 
 	TEST_ASSERT(cmd->cmd == IOREGIONFD_CMD_WRITE && cmd->data == want,
 		    "Region %u: expected the write of 0x%lx (iteration %lu), got %s",
-		    r, want, dev->seq[r], cmd_str(cmd, buf, sizeof(buf)));
+		    r, want, dev->seq[r], ioregion_cmd_str(cmd, buf, sizeof(buf)));
 	dev->want_read[r] = true;
 }
 
@@ -379,16 +371,6 @@ static u32 dev_nr_cmds(struct test_dev *dev)
 	nr = dev->nr_cmds;
 	pthread_mutex_unlock(&dev->lock);
 	return nr;
-}
-
-static void close_ends(int *rfd, int *wfd)
-{
-	if (*rfd >= 0)
-		close(*rfd);
-	if (*wfd >= 0 && *wfd != *rfd)
-		close(*wfd);
-	*rfd = -1;
-	*wfd = -1;
 }
 
 static void dev_wait_release(struct test_dev *dev)
@@ -440,7 +422,7 @@ static void *dev_faulty_thread(struct test_dev *dev)
 		fault = nr == dev->fault_at || (dev->fault_all && nr > dev->fault_at);
 		data = dev_handler(dev, &cmd);
 		if (fault && dev->mode == DEV_HANG_UP) {
-			close_ends(&dev->rfd, &dev->wfd);
+			ioregion_close_fds(&dev->rfd, &dev->wfd);
 			dev->ret = 0;
 			return NULL;
 		}
@@ -533,7 +515,7 @@ static void dev_stop(struct test_dev *dev)
 	struct timespec ts;
 	int ret;
 
-	close_ends(&dev->kvm_rfd, &dev->kvm_wfd);
+	ioregion_close_fds(&dev->kvm_rfd, &dev->kvm_wfd);
 	if (dev->running) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 10;
@@ -545,7 +527,7 @@ static void dev_stop(struct test_dev *dev)
 		TEST_ASSERT(!dev->ret, "The device task failed, error %d (%s)",
 			    -dev->ret, strerror(-dev->ret));
 	}
-	close_ends(&dev->rfd, &dev->wfd);
+	ioregion_close_fds(&dev->rfd, &dev->wfd);
 }
 
 /* Expect KVM_SET_IOREGION to fail with @err, or to succeed if @err is 0. */
@@ -935,8 +917,8 @@ static void check_cmds(struct test_dev *dev, const struct prog *p)
 			ok = !memcmp(got, &sizeless, sizeof(*got));
 		}
 		TEST_ASSERT(ok, "Command %d: expected %s, got %s", i,
-			    cmd_str(want, buf[0], sizeof(buf[0])),
-			    cmd_str(got, buf[1], sizeof(buf[1])));
+			    ioregion_cmd_str(want, buf[0], sizeof(buf[0])),
+			    ioregion_cmd_str(got, buf[1], sizeof(buf[1])));
 	}
 	pthread_mutex_unlock(&dev->lock);
 }
@@ -2557,7 +2539,7 @@ TEST_F(ioregionfd, teardown_killed)
 		    "The child ended with status 0x%x instead of SIGKILL", status);
 
 	/* With our ends gone too, nothing may hold the fds open. */
-	close_ends(&dev->kvm_rfd, &dev->kvm_wfd);
+	ioregion_close_fds(&dev->kvm_rfd, &dev->kvm_wfd);
 	pfd.events = POLLIN | POLLHUP;
 	TEST_ASSERT(poll(&pfd, 1, 10000) == 1, "The dead VM still holds the fds");
 	ret = ioregion_device_recv_cmd(dev->rfd, &cmd);

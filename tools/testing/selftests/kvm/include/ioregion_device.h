@@ -81,6 +81,15 @@ u64 ioregion_regfile_access(struct ioregion_regfile *rf, const struct ioregionfd
 /* An ioregion_device_handler_t for a struct ioregion_regfile in @opaque. */
 u64 ioregion_regfile_handler(void *opaque, const struct ioregionfd_cmd *cmd);
 
+/* Format @cmd, every field of it, into @buf for a test's messages; return @buf. */
+const char *ioregion_cmd_str(const struct ioregionfd_cmd *cmd, char *buf, size_t size);
+
+/*
+ * Close a region's pair of fds, which may be one socket twice, and set
+ * both to -1.  A negative fd is left alone.
+ */
+void ioregion_close_fds(int *rfd, int *wfd);
+
 /* The VMM side: KVM_SET_IOREGION, raw for negative tests or asserting success. */
 static inline int __vm_set_ioregion(struct kvm_vm *vm, struct kvm_ioregion *args)
 {

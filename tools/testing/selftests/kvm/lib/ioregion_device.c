@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -174,4 +175,23 @@ u64 ioregion_regfile_access(struct ioregion_regfile *rf, const struct ioregionfd
 u64 ioregion_regfile_handler(void *opaque, const struct ioregionfd_cmd *cmd)
 {
 	return ioregion_regfile_access(opaque, cmd);
+}
+
+const char *ioregion_cmd_str(const struct ioregionfd_cmd *cmd, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "{cmd %u, size %u, flags 0x%x, pad %02x%02x%02x%02x%02x, user_data 0x%llx, offset 0x%llx, data 0x%llx}",
+		 cmd->cmd, cmd->size, cmd->flags, cmd->pad[0], cmd->pad[1], cmd->pad[2],
+		 cmd->pad[3], cmd->pad[4], cmd->user_data, cmd->offset, cmd->data);
+	return buf;
+}
+
+void ioregion_close_fds(int *rfd, int *wfd)
+{
+	if (*rfd >= 0)
+		close(*rfd);
+	if (*wfd >= 0 && *wfd != *rfd)
+		close(*wfd);
+	*rfd = -1;
+	*wfd = -1;
 }

@@ -420,15 +420,6 @@ static u64 answer(int n, u8 size)
 	return v & ioregion_size_mask(size);
 }
 
-static const char *cmd_str(const struct ioregionfd_cmd *cmd, char *buf, size_t size)
-{
-	snprintf(buf, size,
-		 "{%s, size %u, flags 0x%x, user_data 0x%llx, offset 0x%llx, data 0x%llx}",
-		 cmd->cmd == IOREGIONFD_CMD_READ ? "read" : cmd->cmd == IOREGIONFD_CMD_WRITE ?
-		 "write" : "?", cmd->size, cmd->flags, cmd->user_data, cmd->offset, cmd->data);
-	return buf;
-}
-
 static void check_exit(struct kvm_vcpu *vcpu, const struct exp_exit *exp, const char *what)
 {
 	struct kvm_run *run = vcpu->run;
@@ -515,8 +506,8 @@ static void check_cmds(const char *what)
 	for (i = 0; i < nr && i < nr_exp_cmds && i < LOG_SIZE; i++)
 		TEST_ASSERT(!memcmp(&dev.log[i].cmd, &exp_cmds[i], sizeof(exp_cmds[i])),
 			    "%s: command %d is %s, expected %s", what, i,
-			    cmd_str(&dev.log[i].cmd, buf[0], sizeof(buf[0])),
-			    cmd_str(&exp_cmds[i], buf[1], sizeof(buf[1])));
+			    ioregion_cmd_str(&dev.log[i].cmd, buf[0], sizeof(buf[0])),
+			    ioregion_cmd_str(&exp_cmds[i], buf[1], sizeof(buf[1])));
 	pthread_mutex_unlock(&dev.lock);
 	TEST_ASSERT(nr == nr_exp_cmds, "%s: the device got %u commands, expected %d", what, nr,
 		    nr_exp_cmds);
