@@ -24,6 +24,11 @@ die() {
 	exit 1
 }
 
+# The values of header $1 of patch file $2, one per line.
+patch_header() {
+	sed -n "/^\$/q; s/^$1: *//p" "$2"
+}
+
 g() {
 	git -C "$git_dir" -c user.name=kvmfd -c user.email=kvmfd@localhost \
 		-c advice.detachedHead=false "$@"
@@ -38,7 +43,7 @@ overlay=$(cd "$repo" && for d in virt include arch tools Documentation; do
 	if [ -d "$d" ]; then find "$d" -path tools/testing/kvmfd -prune -o -type f -print; fi
 	done | LC_ALL=C sort)
 claimed=$(for p in "${patches[@]}"; do
-	sed -n '/^$/q; s/^X-Overlay: *//p' "$repo/patches/$p"; done | LC_ALL=C sort)
+	patch_header X-Overlay "$repo/patches/$p"; done | LC_ALL=C sort)
 dups=$(echo "$claimed" | uniq -d)
 [ -z "$dups" ] || die "overlay files claimed by two patches: $dups"
 orphans=$(LC_ALL=C comm -23 <(echo "$overlay") <(echo "$claimed") | grep . || true)
@@ -67,7 +72,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for p in "${patches[@]}"; do
 	file="$repo/patches/$p"
-	for f in $(sed -n '/^$/q; s/^X-Overlay: *//p' "$file"); do
+	for f in $(patch_header X-Overlay "$file"); do
 		mkdir -p "$git_dir/$(dirname "$f")"
 		cp "$repo/$f" "$git_dir/$f"
 	done
@@ -118,7 +123,7 @@ for i in "${!series[@]}"; do
 	f=${series[$i]}
 	# A patch that moves code verbatim names the complaints it carries
 	# over in X-Checkpatch-Ignore:, and its commit message says why.
-	ignore=$(sed -n '/^$/q; s/^X-Checkpatch-Ignore: *//p' "$repo/patches/${patches[$i]}")
+	ignore=$(patch_header X-Checkpatch-Ignore "$repo/patches/${patches[$i]}")
 	# Debian's python3 has the ply and git modules that spdxcheck.py needs.
 	# spdxcheck.py runs in the current directory, which must be a git tree.
 	# The base is a tarball without history, in which checkpatch cannot
