@@ -595,8 +595,8 @@ static void db_check_stats(struct db_stress *s, const u64 *signals0, const u64 *
 	int i, t;
 
 	for (i = 0; i < NR_VCPUS; i++) {
-		signals += vcpu_stat(s->vcpus[i].vcpu, "ioeventfd_signals") - signals0[i];
-		misses += vcpu_stat(s->vcpus[i].vcpu, "ioeventfd_misses") - misses0[i];
+		signals += vcpu_get_stat(s->vcpus[i].vcpu, "ioeventfd_signals") - signals0[i];
+		misses += vcpu_get_stat(s->vcpus[i].vcpu, "ioeventfd_misses") - misses0[i];
 		for (t = T_OWN_PIO; t <= T_OWN_MMIO; t++)
 			nomatch += s->vcpus[i].exits[t][1];
 	}
@@ -673,8 +673,8 @@ TEST_F_TIMEOUT(ioeventfd_stress, doorbells, CASE_TIMEOUT)
 		v = &s.vcpus[i];
 		v->vcpu = self->vcpus[i];
 		v->idx = i;
-		signals0[i] = vcpu_stat(v->vcpu, "ioeventfd_signals");
-		misses0[i] = vcpu_stat(v->vcpu, "ioeventfd_misses");
+		signals0[i] = vcpu_get_stat(v->vcpu, "ioeventfd_signals");
+		misses0[i] = vcpu_get_stat(v->vcpu, "ioeventfd_misses");
 		vcpu_args_set(v->vcpu, 1, i);
 		TEST_ASSERT(!pthread_create(&v->thread, NULL, db_vcpu_thread, v),
 			    "pthread_create() failed");

@@ -254,40 +254,14 @@ struct io_stats {
 	u64 misses;
 };
 
-static bool __vcpu_stat(struct kvm_vcpu *vcpu, const char *name, u64 *val)
-{
-	struct kvm_stats_header header;
-	struct kvm_stats_desc *descs, *desc;
-	bool found = false;
-	int fd, i;
-
-	fd = vcpu_get_stats_fd(vcpu);
-	read_stats_header(fd, &header);
-	descs = read_stats_descriptors(fd, &header);
-
-	for (i = 0; i < header.num_desc; i++) {
-		desc = get_stats_descriptor(descs, i, &header);
-		if (strcmp(desc->name, name))
-			continue;
-
-		read_stat_data(fd, &header, desc, val, 1);
-		found = true;
-		break;
-	}
-
-	free(descs);
-	close(fd);
-	return found;
-}
-
 /*
  * The stats come with KVM_CAP_IOEVENTFD_GROUPS.  Without the capability they
  * don't exist and the caller skips its stats checks.
  */
 static bool vcpu_io_stats(struct kvm_vcpu *vcpu, struct io_stats *stats)
 {
-	bool found = __vcpu_stat(vcpu, "ioeventfd_signals", &stats->signals) &&
-		     __vcpu_stat(vcpu, "ioeventfd_misses", &stats->misses);
+	bool found = __vcpu_get_stat(vcpu, "ioeventfd_signals", &stats->signals, 1) &&
+		     __vcpu_get_stat(vcpu, "ioeventfd_misses", &stats->misses, 1);
 
 	TEST_ASSERT(found || !has_groups,
 		    "KVM_CAP_IOEVENTFD_GROUPS is supported, but vCPU stats ioeventfd_signals/ioeventfd_misses are not");

@@ -1255,7 +1255,7 @@ static void ior_check_final(struct ior_stress *s, const u64 *failures0)
 		v = &s->vcpus[i];
 		TEST_ASSERT(iters[i], "vCPU %d made no progress", i);
 
-		stat = vcpu_stat(v->vcpu, "ioregion_failures") - failures0[i];
+		stat = vcpu_get_stat(v->vcpu, "ioregion_failures") - failures0[i];
 		TEST_ASSERT(stat == v->failures,
 			    "vCPU %d: ioregion_failures grew by %lu, KVM_RUN reported %lu failures",
 			    i, stat, v->failures);
@@ -1335,7 +1335,7 @@ static void ior_stress_run(struct ior_stress *s, struct ior_shared *sh,
 	for (i = 0; i < NR_VCPUS; i++) {
 		v = &s->vcpus[i];
 		*v = (struct ior_vcpu) { .s = s, .vcpu = vcpus[i], .idx = i };
-		failures0[i] = vcpu_stat(v->vcpu, "ioregion_failures");
+		failures0[i] = vcpu_get_stat(v->vcpu, "ioregion_failures");
 		TEST_ASSERT(!pthread_create(&v->thread, NULL, ior_vcpu_thread, v),
 			    "pthread_create() failed");
 	}
@@ -2384,7 +2384,7 @@ static void str_check_final(struct str_stress *s, const u64 *failures0)
 		v = &s->vcpus[i];
 		TEST_ASSERT(iters[i], "vCPU %d made no progress", i);
 
-		stat = vcpu_stat(v->vcpu, "ioregion_failures") - failures0[i];
+		stat = vcpu_get_stat(v->vcpu, "ioregion_failures") - failures0[i];
 		TEST_ASSERT(stat == v->failures,
 			    "vCPU %d: ioregion_failures grew by %lu, KVM_RUN reported %lu failures",
 			    i, stat, v->failures);
@@ -2475,7 +2475,7 @@ TEST_F_TIMEOUT(ioregionfd_stress, strings, CASE_TIMEOUT)
 		v = &s.vcpus[i];
 		*v = (struct str_vcpu) { .s = &s, .vcpu = vcpus[i], .idx = i };
 		vcpu_args_set(v->vcpu, 1, i);
-		failures0[i] = vcpu_stat(v->vcpu, "ioregion_failures");
+		failures0[i] = vcpu_get_stat(v->vcpu, "ioregion_failures");
 		TEST_ASSERT(!pthread_create(&v->thread, NULL, str_vcpu_thread, v),
 			    "pthread_create() failed");
 	}

@@ -929,40 +929,12 @@ struct ioregion_stats {
 	u64 failures;
 };
 
-static u64 vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
-{
-	struct kvm_stats_header header;
-	struct kvm_stats_desc *descs, *desc;
-	bool found = false;
-	u64 val = 0;
-	int fd, i;
-
-	fd = vcpu_get_stats_fd(vcpu);
-	read_stats_header(fd, &header);
-	descs = read_stats_descriptors(fd, &header);
-
-	for (i = 0; i < header.num_desc; i++) {
-		desc = get_stats_descriptor(descs, i, &header);
-		if (strcmp(desc->name, name))
-			continue;
-
-		read_stat_data(fd, &header, desc, &val, 1);
-		found = true;
-		break;
-	}
-
-	free(descs);
-	close(fd);
-	TEST_ASSERT(found, "vCPU stat %s not found", name);
-	return val;
-}
-
 static struct ioregion_stats vcpu_ioregion_stats(struct kvm_vcpu *vcpu)
 {
 	return (struct ioregion_stats) {
-		.round_trips = vcpu_stat(vcpu, "ioregion_round_trips"),
-		.posted_writes = vcpu_stat(vcpu, "ioregion_posted_writes"),
-		.failures = vcpu_stat(vcpu, "ioregion_failures"),
+		.round_trips = vcpu_get_stat(vcpu, "ioregion_round_trips"),
+		.posted_writes = vcpu_get_stat(vcpu, "ioregion_posted_writes"),
+		.failures = vcpu_get_stat(vcpu, "ioregion_failures"),
 	};
 }
 

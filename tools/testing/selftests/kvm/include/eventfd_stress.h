@@ -55,7 +55,6 @@ static inline u32 rand_below(struct guest_random_state *rng, u32 n)
 u64 now_ms(void);
 u64 stress_ms(void);
 u32 stress_seed(void);
-u64 vcpu_stat(struct kvm_vcpu *vcpu, const char *name);
 void check_ucall_clear(struct kvm_vm *vm, u64 nr_pages);
 bool io_exit(struct kvm_vcpu *vcpu);
 bool decode_io_exit(struct kvm_vcpu *vcpu, struct io_access *io);

@@ -37,31 +37,6 @@ u32 stress_seed(void)
 	return seed;
 }
 
-u64 vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
-{
-	struct kvm_stats_desc *descs, *desc;
-	struct kvm_stats_header header;
-	bool found = false;
-	u64 val = 0;
-	int fd, i;
-
-	fd = vcpu_get_stats_fd(vcpu);
-	read_stats_header(fd, &header);
-	descs = read_stats_descriptors(fd, &header);
-	for (i = 0; i < header.num_desc && !found; i++) {
-		desc = get_stats_descriptor(descs, i, &header);
-		if (strcmp(desc->name, name))
-			continue;
-
-		read_stat_data(fd, &header, desc, &val, 1);
-		found = true;
-	}
-	free(descs);
-	close(fd);
-	TEST_ASSERT(found, "vCPU stat %s not found", name);
-	return val;
-}
-
 /*
  * Outside x86 a ucall is an MMIO write, to an address past the memslot of
  * the guest's code: no region or ioeventfd of the tests may cover it.
