@@ -31,10 +31,6 @@
  * it has items, so bus->ioeventfd_count counts groups.
  */
 
-/* Bound the bus array, which is copied each time a group comes or goes. */
-static unsigned int max_ioeventfd_groups = 32768;
-module_param(max_ioeventfd_groups, uint, 0644);
-
 /*
  * Past 2^20 buckets (8 MiB), let chains grow rather than the table.  Grow
  * past two items per bucket, shrink below one per eight.
@@ -398,19 +394,6 @@ static struct ioeventfd_group *ioeventfd_find_group(struct kvm *kvm, enum kvm_bu
 	return NULL;
 }
 
-static int ioeventfd_check_group_limit(struct kvm *kvm, enum kvm_bus bus_idx)
-{
-	struct kvm_io_bus *bus = kvm_get_bus(kvm, bus_idx);
-
-	if (!bus)
-		return -ENOMEM;
-
-	if (bus->ioeventfd_count >= READ_ONCE(max_ioeventfd_groups))
-		return -ENOSPC;
-
-	return 0;
-}
-
 static struct ioeventfd_group *ioeventfd_group_create(struct kvm *kvm, enum kvm_bus bus_idx,
 						      gpa_t addr, int len,
 						      struct ioeventfd_item *item)
@@ -420,10 +403,6 @@ static struct ioeventfd_group *ioeventfd_group_create(struct kvm *kvm, enum kvm_
 	int ret;
 
 	lockdep_assert_held(&kvm->slots_lock);
-
-	ret = ioeventfd_check_group_limit(kvm, bus_idx);
-	if (ret)
-		return ERR_PTR(ret);
 
 	group = kzalloc(sizeof(*group), GFP_KERNEL_ACCOUNT);
 	if (!group)

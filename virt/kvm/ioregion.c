@@ -889,25 +889,19 @@ bool kvm_ioregion_overlaps(struct kvm *kvm, enum kvm_bus bus_idx, gpa_t addr, u6
 	return found;
 }
 
+static bool ioregion_blocked_by(struct kvm_io_device *dev)
+{
+	return !kvm_io_device_is_ioeventfd(dev);
+}
+
 /* Any device on the bus but an ioeventfd that shares an address. */
 static bool ioregion_bus_overlaps(struct kvm *kvm, struct ioregion *region)
 {
-	struct kvm_io_bus *bus;
-	u64 last = ioregion_last(region->paddr, region->size);
-	int i;
-
 	lockdep_assert_held(&kvm->slots_lock);
 
-	bus = kvm_get_bus(kvm, region->pio ? KVM_PIO_BUS : KVM_MMIO_BUS);
-	for (i = 0; bus && i < bus->dev_count; i++) {
-		struct kvm_io_range *range = &bus->range[i];
-
-		if (kvm_io_device_is_ioeventfd(range->dev))
-			continue;
-		if (range->addr <= last && region->paddr <= ioregion_last(range->addr, range->len))
-			return true;
-	}
-	return false;
+	return kvm_io_bus_any_dev(kvm, region->pio ? KVM_PIO_BUS : KVM_MMIO_BUS,
+				  region->paddr, ioregion_last(region->paddr, region->size),
+				  ioregion_blocked_by);
 }
 
 static int ioregion_check_args(const struct kvm_ioregion *args)
@@ -1090,6 +1084,8 @@ void kvm_ioregion_destroy(struct kvm *kvm)
 		index = 0;
 		mt_for_each(&kvm->ioregions[i], region, index, ULONG_MAX)
 			ioregion_put(region);
+		/* No reader is left: free the nodes now, not after an RCU walk. */
+		mt_clear_in_rcu(&kvm->ioregions[i]);
 		mtree_destroy(&kvm->ioregions[i]);
 	}
 }

@@ -2,8 +2,8 @@
 /*
  * KVM_CAP_IOEVENTFD_GROUPS: fan-out of one guest write to every KVM_IOEVENTFD
  * registration that matches it at the same bus/address/length, the vCPU
- * stats, groups of thousands of items, the limit on groups, and items added
- * and removed while vCPUs write.  Guests make port I/O on x86 only.
+ * stats, groups of thousands of items, and items added and removed while
+ * vCPUs write.  Guests make port I/O on x86 only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +19,6 @@
 #include "kvm_util.h"
 #include "test_util.h"
 #include "ucall_common.h"
-
-#define MAX_GROUPS_PARAM	"/sys/module/kvm/parameters/max_ioeventfd_groups"
 
 /* Loops over the buses { PIO, MMIO } that make guest accesses start here. */
 #define FIRST_GUEST_BUS		(GUEST_HAS_PIO ? 0 : 1)
@@ -378,135 +376,6 @@ TEST_F_TIMEOUT(ioeventfd_groups, many_wildcards, 120)
 	ioe_close_fds(fds, NR_MANY_ITEMS);
 	free(fds);
 	free(all);
-}
-
-static long saved_max_groups = -1;
-
-static long read_max_groups(void)
-{
-	char buf[32] = {};
-	ssize_t ret;
-	int fd;
-
-	fd = open(MAX_GROUPS_PARAM, O_RDONLY);
-	TEST_ASSERT(fd >= 0, "Failed to open %s, errno = %d", MAX_GROUPS_PARAM, errno);
-	ret = read(fd, buf, sizeof(buf) - 1);
-	TEST_ASSERT(ret > 0, "Failed to read %s, errno = %d", MAX_GROUPS_PARAM, errno);
-	close(fd);
-	return strtol(buf, NULL, 0);
-}
-
-static int write_max_groups(long val)
-{
-	char buf[32];
-	int fd, len, ret = 0;
-
-	fd = open(MAX_GROUPS_PARAM, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-
-	len = snprintf(buf, sizeof(buf), "%ld\n", val);
-	if (write(fd, buf, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static void restore_max_groups(void)
-{
-	if (saved_max_groups >= 0)
-		write_max_groups(saved_max_groups);
-	saved_max_groups = -1;
-}
-
-/*
- * New groups beyond max_ioeventfd_groups on one bus fail with ENOSPC; new
- * items in existing groups don't count.  The parameter is lowered for the
- * duration of the test and restored even if the test fails.
- */
-TEST_F(ioeventfd_groups, group_limit)
-{
-	const int limit = 4;
-	struct kvm_vcpu *vcpu = self->vcpu;
-	struct kvm_vm *vm = vcpu->vm;
-	int fds[2][8], i, g, ret;
-	/* The groups of the bus that the guest can write to. */
-	int *gfd = fds[GUEST_HAS_PIO ? 0 : 1];
-	long orig;
-
-	if (access(MAX_GROUPS_PARAM, F_OK))
-		SKIP(return, MAX_GROUPS_PARAM " not found");
-
-	orig = read_max_groups();
-	ret = write_max_groups(limit);
-	if (ret == -EACCES || ret == -EPERM || ret == -EROFS)
-		SKIP(return, "Can't write " MAX_GROUPS_PARAM ": %s", strerror(-ret));
-	TEST_ASSERT(!ret, "Failed to write %d to " MAX_GROUPS_PARAM ", errno = %d (%s)",
-		    limit, -ret, strerror(-ret));
-	saved_max_groups = orig;
-	atexit(restore_max_groups);
-
-	vcpu_arch_set_entry_point(vcpu, ioe_guest_code);
-
-	for (i = 0; i < 2; i++) {
-		const bool pio = !i;
-		const u32 fl = ioe_bus_flag(pio);
-		int *fd = fds[i];
-
-		for (g = 0; g < 8; g++)
-			fd[g] = ioe_new_eventfd();
-
-		for (g = 0; g < limit; g++)
-			ioe_assign_wildcard(vm, pio, ioe_addr(pio, g), 4, fd[g]);
-
-		ioe_assert_ioeventfd(vm, ioe_addr(pio, limit), 4, fd[limit], fl, 0, ENOSPC,
-				     "group beyond the limit");
-		ioe_assert_ioeventfd(vm, ioe_addr(pio, 0), 2, fd[limit], fl, 0, ENOSPC,
-				     "new length at an existing address");
-		if (!pio) {
-			ioe_assert_ioeventfd(vm, ioe_addr(pio, limit), 0, fd[limit], fl, 0, ENOSPC,
-					     "zero-length group beyond the limit");
-			ioe_assert_ioeventfd(vm, ioe_addr(pio, limit), 0, fd[limit],
-					     fl | KVM_IOEVENTFD_FLAG_DEASSIGN, 0, ENOENT,
-					     "deassign of the refused zero-length group");
-		}
-
-		/* More items in an existing group are fine. */
-		ioe_assign_datamatch(vm, pio, ioe_addr(pio, 0), 4, fd[limit], 1);
-		ioe_assign_wildcard(vm, pio, ioe_addr(pio, 0), 4, fd[limit + 1]);
-
-		/* Deleting a group's only item makes room for another group. */
-		ioe_deassign_wildcard(vm, pio, ioe_addr(pio, limit - 1), 4, fd[limit - 1]);
-		ioe_assign_wildcard(vm, pio, ioe_addr(pio, limit), 4, fd[limit - 1]);
-		ioe_assert_ioeventfd(vm, ioe_addr(pio, limit + 1), 4, fd[limit + 2], fl, 0,
-				     ENOSPC, "group beyond the limit");
-
-		if (pio && !GUEST_HAS_PIO)
-			continue;
-		ioe_write(vcpu, pio, ioe_addr(pio, limit), 4, 0x1234, 1);
-		ioe_write(vcpu, pio, ioe_addr(pio, 0), 4, 1, 3);
-		ioe_assert_eventfds(fd, (u64[]){ 1, 0, 0, 1, 1, 1, 0, 0 }, 8,
-				    "groups at the limit");
-	}
-
-	/* Lowering the limit below the number of groups leaves them alone. */
-	TEST_ASSERT(!write_max_groups(1), "Failed to write 1 to " MAX_GROUPS_PARAM);
-	ioe_assign_datamatch(vm, GUEST_HAS_PIO, ioe_addr(GUEST_HAS_PIO, 1), 4, gfd[7], 2);
-	ioe_write(vcpu, GUEST_HAS_PIO, ioe_addr(GUEST_HAS_PIO, 1), 4, 2, 2);
-	ioe_assert_eventfd(gfd[1], 1, "wildcard in an existing group");
-	ioe_assert_eventfd(gfd[7], 1, "item added over the limit");
-	ioe_assert_ioeventfd(vm, ioe_addr(GUEST_HAS_PIO, limit + 1), 4, gfd[limit + 2],
-			     ioe_bus_flag(GUEST_HAS_PIO), 0, ENOSPC,
-			     "group beyond the lowered limit");
-
-	/* Raising the limit again takes effect at once. */
-	TEST_ASSERT(!write_max_groups(orig), "Failed to restore " MAX_GROUPS_PARAM);
-	saved_max_groups = -1;
-	for (i = 0; i < 2; i++)
-		ioe_assign_wildcard(vm, !i, ioe_addr(!i, limit + 1), 4, fds[i][limit + 2]);
-
-	ioe_close_fds(fds[0], 8);
-	ioe_close_fds(fds[1], 8);
 }
 
 #define NR_CONC_VCPUS		3
