@@ -343,7 +343,11 @@ static void churn_toggle(struct kvm_vm *vm, u64 addr, u32 kind, bool on, int efd
  * spans around them.  Each doorbell must count exactly the guest's writes:
  * none lost to a neighbour, none taken twice, and none exits.
  */
-TEST(churn)
+FIXTURE(io_bus_churn) {};
+FIXTURE_SETUP(io_bus_churn) {}
+FIXTURE_TEARDOWN(io_bus_churn) {}
+
+TEST_F_TIMEOUT(io_bus_churn, churn, CASE_TIMEOUT)
 {
 	bool on[NR_CHURN_VCPUS * NR_STABLE][NR_KINDS] = {};
 	int stable[NR_CHURN_VCPUS][NR_STABLE], efd_neighbour = new_eventfd();
