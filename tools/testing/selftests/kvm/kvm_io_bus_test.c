@@ -9,10 +9,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 
 #include "eventfd_stress.h"
 #include "guest_io.h"
+#include "ioeventfd_test.h"
 #include "kvm_test_harness.h"
 #include "kvm_util.h"
 #include "test_util.h"
@@ -125,32 +125,6 @@ static void expect_exit(struct kvm_vcpu *vcpu, u64 addr, u32 len)
 	TEST_ASSERT(!ring_take(vcpu, &got), "A write that exited also went to the ring");
 }
 
-static int new_eventfd(void)
-{
-	int fd = eventfd(0, EFD_NONBLOCK);
-
-	TEST_ASSERT(fd >= 0, "eventfd() failed, errno = %d", errno);
-	return fd;
-}
-
-static int __assign_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, bool deassign)
-{
-	struct kvm_ioeventfd args = {
-		.addr = addr,
-		.len = len,
-		.fd = fd,
-		.flags = deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0,
-	};
-
-	return __vm_ioctl(vm, KVM_IOEVENTFD, &args);
-}
-
-static void assign_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd)
-{
-	TEST_ASSERT(!__assign_ioeventfd(vm, addr, len, fd, false),
-		    "Assigning a %u-byte ioeventfd at 0x%lx failed, errno = %d", len, addr, errno);
-}
-
 static int __coalesced(struct kvm_vm *vm, u64 addr, u32 size, bool unregister)
 {
 	struct kvm_coalesced_mmio_zone zone = {
@@ -173,14 +147,14 @@ KVM_ONE_VCPU_TEST_SUITE(io_bus);
 KVM_ONE_VCPU_TEST(io_bus, overlap_lookup, guest_code)
 {
 	struct kvm_vm *vm = vcpu->vm;
-	int efd_b = new_eventfd(), efd_c = new_eventfd();
+	int efd_b = ioe_new_eventfd(), efd_c = ioe_new_eventfd();
 	u64 base = MMIO_GPA;
 
 	bus_setup(vcpu);
 	/* One inner device before A, one after: the order must not matter. */
-	assign_ioeventfd(vm, base + 0x110, 4, efd_b);
+	ioe_vm_ioeventfd(vm, base + 0x110, 4, efd_b, 0, 0);
 	TEST_ASSERT(!__coalesced(vm, base + 0x100, 0x100, false), "Zone A: errno = %d", errno);
-	assign_ioeventfd(vm, base + 0x180, 4, efd_c);
+	ioe_vm_ioeventfd(vm, base + 0x180, 4, efd_c, 0, 0);
 
 	expect_exit(vcpu, base + 0xfc, 4);
 	expect_coalesced(vcpu, base + 0x100, 4);
@@ -245,7 +219,7 @@ TEST_F_TIMEOUT(io_bus_many, many_devices, 900)
 	u64 zones = MMIO_GPA, doorbells = MMIO_GPA + NR_MANY * 8;
 	struct kvm_vcpu *vcpu = self->vcpu;
 	struct kvm_vm *vm = vcpu->vm;
-	int efd = new_eventfd();
+	int efd = ioe_new_eventfd();
 	int i;
 
 	/* Past the old array's 1000 devices, and within the mapped pages. */
@@ -256,7 +230,7 @@ TEST_F_TIMEOUT(io_bus_many, many_devices, 900)
 		TEST_ASSERT(!__coalesced(vm, zones + i * 8, 8, false),
 			    "Zone %d of %d: errno = %d", i, nr, errno);
 	for (i = 0; i < nr; i++)
-		TEST_ASSERT(!__assign_ioeventfd(vm, doorbells + i * 4, 4, efd, false),
+		TEST_ASSERT(!__ioe_vm_ioeventfd(vm, doorbells + i * 4, 4, efd, 0, 0),
 			    "ioeventfd %d of %d: errno = %d", i, nr, errno);
 
 	for (i = 0; i < ARRAY_SIZE(probes); i++) {
@@ -266,7 +240,8 @@ TEST_F_TIMEOUT(io_bus_many, many_devices, 900)
 	}
 
 	TEST_ASSERT(!__coalesced(vm, zones + nr / 2 * 8, 8, true), "errno = %d", errno);
-	TEST_ASSERT(!__assign_ioeventfd(vm, doorbells + nr / 2 * 4, 4, efd, true),
+	TEST_ASSERT(!__ioe_vm_ioeventfd(vm, doorbells + nr / 2 * 4, 4, efd,
+					KVM_IOEVENTFD_FLAG_DEASSIGN, 0),
 		    "errno = %d", errno);
 	expect_exit(vcpu, zones + nr / 2 * 8, 8);
 	expect_exit(vcpu, doorbells + nr / 2 * 4, 4);
@@ -312,17 +287,18 @@ static void *churn_vcpu_thread(void *arg)
 /* The neighbours of a stable doorbell at @addr, none covering its 4 bytes. */
 static void churn_toggle(struct kvm_vm *vm, u64 addr, u32 kind, bool on, int efd)
 {
+	u32 flags = on ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN;
 	int r;
 
 	switch (kind) {
 	case 0:
-		r = __assign_ioeventfd(vm, addr - 8, 8, efd, !on);
+		r = __ioe_vm_ioeventfd(vm, addr - 8, 8, efd, flags, 0);
 		break;
 	case 1:
-		r = __assign_ioeventfd(vm, addr + 4, 4, efd, !on);
+		r = __ioe_vm_ioeventfd(vm, addr + 4, 4, efd, flags, 0);
 		break;
 	case 2:
-		r = __assign_ioeventfd(vm, addr + 8, 0, efd, !on);
+		r = __ioe_vm_ioeventfd(vm, addr + 8, 0, efd, flags, 0);
 		break;
 	case 3:
 		r = __coalesced(vm, addr - 0x100, 0x100, !on);
@@ -350,7 +326,7 @@ FIXTURE_TEARDOWN(io_bus_churn) {}
 TEST_F_TIMEOUT(io_bus_churn, churn, CASE_TIMEOUT)
 {
 	bool on[NR_CHURN_VCPUS * NR_STABLE][NR_KINDS] = {};
-	int stable[NR_CHURN_VCPUS][NR_STABLE], efd_neighbour = new_eventfd();
+	int stable[NR_CHURN_VCPUS][NR_STABLE], efd_neighbour = ioe_new_eventfd();
 	struct kvm_vcpu *vcpus[NR_CHURN_VCPUS];
 	pthread_t threads[NR_CHURN_VCPUS];
 	struct guest_random_state rng = new_rng(stress_seed());
@@ -365,8 +341,8 @@ TEST_F_TIMEOUT(io_bus_churn, churn, CASE_TIMEOUT)
 	for (i = 0; i < NR_CHURN_VCPUS; i++) {
 		vcpu_args_set(vcpus[i], 1, i);
 		for (j = 0; j < NR_STABLE; j++) {
-			stable[i][j] = new_eventfd();
-			assign_ioeventfd(vm, stable_addr(i, j), 4, stable[i][j]);
+			stable[i][j] = ioe_new_eventfd();
+			ioe_vm_ioeventfd(vm, stable_addr(i, j), 4, stable[i][j], 0, 0);
 		}
 	}
 	for (i = 0; i < NR_CHURN_VCPUS; i++)

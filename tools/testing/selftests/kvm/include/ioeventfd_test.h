@@ -79,6 +79,7 @@ void ioe_close_fds(const int *fds, int nr);
 bool ioe_raise_nofile_limit(rlim_t nr);
 
 /* KVM_IOEVENTFD. */
+int __ioe_vm_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 flags, u64 datamatch);
 void ioe_vm_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 flags, u64 datamatch);
 void ioe_assert_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd, u32 flags,
 			  u64 datamatch, int err, const char *what);

@@ -124,8 +124,8 @@ void ioe_close_fds(const int *fds, int nr)
 		close(fds[i]);
 }
 
-static int __vm_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd,
-			  u32 flags, u64 datamatch)
+int __ioe_vm_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd,
+		       u32 flags, u64 datamatch)
 {
 	struct kvm_ioeventfd args = {
 		.datamatch = datamatch,
@@ -141,7 +141,7 @@ static int __vm_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd,
 void ioe_vm_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd,
 		      u32 flags, u64 datamatch)
 {
-	int ret = __vm_ioeventfd(vm, addr, len, fd, flags, datamatch);
+	int ret = __ioe_vm_ioeventfd(vm, addr, len, fd, flags, datamatch);
 
 	TEST_ASSERT(!ret,
 		    "KVM_IOEVENTFD(addr = 0x%lx, len = %u, fd = %d, flags = 0x%x, datamatch = 0x%lx) failed, errno = %d (%s)",
@@ -153,7 +153,7 @@ void ioe_assert_ioeventfd(struct kvm_vm *vm, u64 addr, u32 len, int fd,
 			  u32 flags, u64 datamatch, int err,
 			  const char *what)
 {
-	int ret = __vm_ioeventfd(vm, addr, len, fd, flags, datamatch);
+	int ret = __ioe_vm_ioeventfd(vm, addr, len, fd, flags, datamatch);
 
 	TEST_ASSERT(err ? ret == -1 && errno == err : !ret,
 		    "%s: KVM_IOEVENTFD(addr = 0x%lx, len = %u, fd = %d, flags = 0x%x, datamatch = 0x%lx) returned %d, errno = %d (%s), expected %s%s",
