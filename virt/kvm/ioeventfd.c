@@ -72,6 +72,11 @@ struct ioeventfd_group {
 	int len;
 	enum kvm_bus bus_idx;
 	unsigned int nr_items;
+	/*
+	 * The only item while the group has exactly one, else NULL.  Most
+	 * groups are a single doorbell, and their writes skip the table.
+	 */
+	struct ioeventfd_item __rcu *solo;
 	struct list_head wildcards;
 	struct ioeventfd_table __rcu *table;
 };
@@ -142,24 +147,19 @@ static bool ioeventfd_in_range(const struct ioeventfd_group *group, gpa_t addr, 
 	return addr == group->addr && (!group->len || len == group->len);
 }
 
-static bool ioeventfd_read_value(const void *val, int len, u64 *value)
+/* @len is a group's length, which KVM_IOEVENTFD checked to be 1, 2, 4 or 8. */
+static u64 ioeventfd_read_value(const void *val, int len)
 {
 	/* The value may straddle a page, so never assume alignment. */
 	switch (len) {
 	case 1:
-		*value = *(const u8 *)val;
-		return true;
+		return *(const u8 *)val;
 	case 2:
-		*value = get_unaligned((const u16 *)val);
-		return true;
+		return get_unaligned((const u16 *)val);
 	case 4:
-		*value = get_unaligned((const u32 *)val);
-		return true;
-	case 8:
-		*value = get_unaligned((const u64 *)val);
-		return true;
+		return get_unaligned((const u32 *)val);
 	default:
-		return false;
+		return get_unaligned((const u64 *)val);
 	}
 }
 
@@ -219,31 +219,75 @@ static unsigned int ioeventfd_signal_datamatch(struct ioeventfd_group *group, u6
 	return signals;
 }
 
+/*
+ * Trace a guest write and count it in the vCPU's statistics, on every write.
+ * kvm_io_bus_write() has a vCPU for every write that reaches a group.
+ */
+static __always_inline void ioeventfd_account(struct kvm_vcpu *vcpu,
+					      struct ioeventfd_group *group, gpa_t addr,
+					      int len, u64 value, unsigned int signals)
+{
+	trace_kvm_ioeventfd_write(group->bus_idx, addr, len, value, signals);
+	vcpu->stat.generic.ioeventfd_signals += signals;
+	if (!signals)
+		++vcpu->stat.generic.ioeventfd_misses;
+}
+
+/*
+ * Signal every wildcard, and every data-match item whose key is @value.
+ * Out of line, so that a one-item group's write keeps a small frame.
+ */
+static noinline int ioeventfd_write_all(struct kvm_vcpu *vcpu, struct ioeventfd_group *group,
+					gpa_t addr, int len, u64 value)
+{
+	unsigned int signals;
+
+	/* Pairs with the smp_wmb() in ioeventfd_update_solo(). */
+	smp_rmb();
+	signals = ioeventfd_signal_wildcards(group);
+	/* Zero-length groups hold only wildcards. */
+	if (group->len)
+		signals += ioeventfd_signal_datamatch(group, value);
+	ioeventfd_account(vcpu, group, addr, len, value, signals);
+
+	/* Let userspace handle a write that matched no item. */
+	return signals ? 0 : -EOPNOTSUPP;
+}
+
 static int ioeventfd_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev, gpa_t addr,
 			   int len, const void *val)
 {
 	struct ioeventfd_group *group = to_ioeventfd_group(dev);
-	unsigned int signals;
+	struct ioeventfd_item *solo;
 	u64 value = 0;
 
 	if (!ioeventfd_in_range(group, addr, len))
 		return -EOPNOTSUPP;
 
-	signals = ioeventfd_signal_wildcards(group);
-
 	/* Zero-length groups hold only wildcards, and @val may be NULL for them. */
-	if (group->len && ioeventfd_read_value(val, len, &value))
-		signals += ioeventfd_signal_datamatch(group, value);
-	trace_kvm_ioeventfd_write(group->bus_idx, addr, len, value, signals);
+	if (group->len)
+		value = ioeventfd_read_value(val, len);
 
-	if (vcpu) {
-		vcpu->stat.generic.ioeventfd_signals += signals;
-		if (!signals)
-			++vcpu->stat.generic.ioeventfd_misses;
+	solo = srcu_dereference(group->solo, &group->kvm->srcu);
+	if (unlikely(!solo))
+		return ioeventfd_write_all(vcpu, group, addr, len, value);
+
+	/* Only a group with a length, and so a value, has data-match items. */
+	if (!solo->wildcard) {
+		if (solo->key != value) {
+			ioeventfd_account(vcpu, group, addr, len, value, 0);
+			return -EOPNOTSUPP;
+		}
+		ioeventfd_inject_delay();
 	}
 
-	/* Let userspace handle a write that matched no item. */
-	return signals ? 0 : -EOPNOTSUPP;
+	/*
+	 * Count the write first, so that the statistics are up to date by the
+	 * time the eventfd wakes anybody.
+	 */
+	ioeventfd_account(vcpu, group, addr, len, value, 1);
+	eventfd_signal(solo->eventfd);
+	return 0;
 }
 
 /*
@@ -318,6 +362,32 @@ static struct ioeventfd_table *ioeventfd_table_resize(struct ioeventfd_group *gr
 	return old;
 }
 
+/* The item of a group that has only one, found the slow way. */
+static struct ioeventfd_item *ioeventfd_only_item(struct ioeventfd_group *group)
+{
+	struct ioeventfd_table *table = ioeventfd_table(group);
+	struct ioeventfd_item *item;
+	unsigned int i;
+
+	for (i = 0; i < (1U << table->bits); i++)
+		hlist_for_each_entry(item, &table->buckets[i], hnode[table->node])
+			return item;
+	return NULL;
+}
+
+/* Call after linking or unlinking an item. */
+static void ioeventfd_update_solo(struct ioeventfd_group *group)
+{
+	lockdep_assert_held(&group->kvm->slots_lock);
+
+	/*
+	 * A guest write that finds no solo item walks the table and the list
+	 * instead: order their update before the pointer, NULL included.
+	 */
+	smp_wmb();
+	rcu_assign_pointer(group->solo, group->nr_items == 1 ? ioeventfd_only_item(group) : NULL);
+}
+
 static void ioeventfd_link_item(struct ioeventfd_group *group, struct ioeventfd_item *item)
 {
 	struct ioeventfd_table *table = ioeventfd_table(group);
@@ -330,6 +400,7 @@ static void ioeventfd_link_item(struct ioeventfd_group *group, struct ioeventfd_
 	hlist_add_head_rcu(&item->hnode[table->node], ioeventfd_bucket(table, item->key));
 	if (item->wildcard)
 		list_add_tail_rcu(&item->wildcard_node, &group->wildcards);
+	ioeventfd_update_solo(group);
 
 	/*
 	 * Readers may still walk the old table through the other hnode[].
@@ -356,6 +427,7 @@ static struct ioeventfd_table *ioeventfd_unlink_item(struct ioeventfd_group *gro
 	hlist_del_rcu(&item->hnode[table->node]);
 	if (item->wildcard)
 		list_del_rcu(&item->wildcard_node);
+	ioeventfd_update_solo(group);
 
 	return ioeventfd_table_resize(group);
 }
