@@ -117,6 +117,58 @@ KVM_ONE_VCPU_TEST(ioeventfd_groups, mmio_fanout, ioe_guest_code)
 	test_fanout(vcpu, false);
 }
 
+/*
+ * A group of one item signals it without the item table, so check that the
+ * one is the item that is left, whichever of two goes first, and that a
+ * second item takes writes as soon as it is assigned.
+ */
+static void test_one_item_left(struct kvm_vcpu *vcpu, bool pio)
+{
+	const u64 addr = ioe_addr(pio, 0);
+	struct kvm_vm *vm = vcpu->vm;
+	int fds[2], first;
+
+	for (first = 0; first < 2; first++) {
+		fds[0] = ioe_new_eventfd();
+		fds[1] = ioe_new_eventfd();
+
+		ioe_assign_datamatch(vm, pio, addr, 4, fds[0], 0x11);
+		ioe_write(vcpu, pio, addr, 4, 0x11, 1);
+		ioe_write_exit(vcpu, pio, addr, 4, 0x22, 1);
+		ioe_assign_wildcard(vm, pio, addr, 4, fds[1]);
+		ioe_write(vcpu, pio, addr, 4, 0x11, 2);
+		ioe_write(vcpu, pio, addr, 4, 0x22, 1);
+		ioe_assert_eventfds(fds, (u64[]){ 2, 2 }, 2, "one item, then two");
+
+		if (first == 0) {
+			ioe_deassign_datamatch(vm, pio, addr, 4, fds[0], 0x11);
+			ioe_write(vcpu, pio, addr, 4, 0x11, 1);
+			ioe_assert_eventfds(fds, (u64[]){ 0, 1 }, 2, "the wildcard left");
+			ioe_deassign_wildcard(vm, pio, addr, 4, fds[1]);
+		} else {
+			ioe_deassign_wildcard(vm, pio, addr, 4, fds[1]);
+			ioe_write(vcpu, pio, addr, 4, 0x11, 1);
+			ioe_write_exit(vcpu, pio, addr, 4, 0x22, 1);
+			ioe_assert_eventfds(fds, (u64[]){ 1, 0 }, 2, "the data-match item left");
+			ioe_deassign_datamatch(vm, pio, addr, 4, fds[0], 0x11);
+		}
+		ioe_write_exit(vcpu, pio, addr, 4, 0x11, 0);
+		ioe_close_fds(fds, 2);
+	}
+}
+
+#ifdef __x86_64__
+KVM_ONE_VCPU_TEST(ioeventfd_groups, pio_one_item_left, ioe_guest_code)
+{
+	test_one_item_left(vcpu, true);
+}
+#endif
+
+KVM_ONE_VCPU_TEST(ioeventfd_groups, mmio_one_item_left, ioe_guest_code)
+{
+	test_one_item_left(vcpu, false);
+}
+
 /* Zero-length groups fan out too, including on the fast MMIO bus. */
 KVM_ONE_VCPU_TEST(ioeventfd_groups, zero_length_fanout, ioe_guest_code)
 {
