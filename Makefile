@@ -85,7 +85,7 @@ KARCH_x86 := ARCH=x86 CC="ccache gcc"
 KARCH_arm64 := ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC="ccache aarch64-linux-gnu-gcc"
 KMAKE = $(MAKE) --no-print-directory -C $(1) O=$(or $(2),_build) $(KARCH_$(or $(3),x86)) -j$(J)
 
-.PHONY: all check series bench bench-bin bench-bin-arm64 profile clean deps base tree kernel stock-kernel debug-kernel selftests demo \
+.PHONY: all check series bench bench-bin bench-bin-arm64 ioctl-time profile clean deps base tree kernel stock-kernel debug-kernel selftests demo \
 	deps-arm64 kernel-arm64 stock-kernel-arm64 headers-arm64 selftests-arm64 initramfs-arm64
 .NOTPARALLEL:
 
@@ -275,7 +275,7 @@ override BENCH_VMSTART := 0
 BENCH_HOST := an arm64 VM (qemu-system-aarch64, -cpu max) on
 else
 BD := $(B)/bench$(if $(BENCH_ICOUNT),-icount)
-BENCH_DEPS := bench-bin stock-kernel
+BENCH_DEPS := bench-bin ioctl-time stock-kernel
 BENCH_RUN := $(B)/bench-bin
 BENCH_IMAGE = $(call BZIMAGE,$(1))
 BENCH_VMRUN_ARCH :=
@@ -288,6 +288,12 @@ bench-bin: selftests
 	@echo "  CC      $(B)/bench-bin"
 	@ccache gcc $(DEMO_CFLAGS) $(H)/bench.c $(ST)/lib/*.o $(ST)/lib/x86_64/*.o \
 		-pthread -ldl -o $(B)/bench-bin
+
+# What QEMU preloads in vmstart-bench to time its KVM_IOEVENTFD calls.
+ioctl-time: deps
+	@echo "  CC      $(B)/ioctl-time.so"
+	@mkdir -p $(B) && ccache gcc -O2 -Wall -shared -fPIC $(H)/ioctl-time.c -ldl \
+		-o $(B)/ioctl-time.so
 
 # Static, as the arm64 VM's busybox userland has no libc.
 BENCH_CFLAGS_ARM64 = -O2 -g -std=gnu99 -D_GNU_SOURCE -Wall -fno-stack-protector \
@@ -313,7 +319,8 @@ bench: $(BENCH_DEPS)
 				-- $(BENCH_RUN) -r 1 $(BENCH_ARGS) \
 				>> $(BD)/raw-$$k.csv || { echo "make: the benchmark failed on the $$k kernel; see $(BD)/console-$$k-$$r.log"; exit 1; }; \
 			[ "$(BENCH_VMSTART)" = 1 ] || continue; \
-			KVMFD_KERNEL=$(call BZIMAGE,$(TREE)) VMRUN_ENV=KVMFD_KERNEL \
+			KVMFD_KERNEL=$(call BZIMAGE,$(TREE)) KVMFD_IOCTL_TIME_SO=$(B)/ioctl-time.so \
+			VMRUN_ENV="KVMFD_KERNEL KVMFD_IOCTL_TIME_SO" \
 			$(BENCH_VMRUN) --kernel $(call BZIMAGE,$$t) --log $(BD)/console-vmstart-$$k-$$r.log \
 				-- $(H)/vmstart-bench 1 >> $(BD)/raw-$$k.csv || \
 				{ echo "make: the VM start benchmark failed on the $$k kernel; see $(BD)/console-vmstart-$$k-$$r.log"; exit 1; }; \
