@@ -666,6 +666,42 @@ static void bench_memslot_after_burst(int n)
 }
 
 /*
+ * What QEMU does to the notify addresses of a modern virtio device with N
+ * queues around each reset: zero-length MMIO ioeventfds, all deassigned in
+ * one memory transaction and assigned again in the next.  A deassign waits
+ * for readers, on the MMIO and the fast MMIO bus; an assign should not wait.
+ */
+static void bench_virtio_reset(int n)
+{
+	const int rounds = 8;
+	double start, assign = 0, deassign = 0;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm = bench_vm(&vcpu);
+	int fd = new_eventfd();
+	int r, i;
+
+	for (i = 0; i < n; i++)
+		ioeventfd(vm, BENCH_GPA + 0x10000 + 4 * i, 0, fd, 0, 0);
+	for (r = 0; r < rounds; r++) {
+		start = now_ns();
+		for (i = 0; i < n; i++)
+			ioeventfd(vm, BENCH_GPA + 0x10000 + 4 * i, 0, fd,
+				  KVM_IOEVENTFD_FLAG_DEASSIGN, 0);
+		deassign += now_ns() - start;
+
+		start = now_ns();
+		for (i = 0; i < n; i++)
+			ioeventfd(vm, BENCH_GPA + 0x10000 + 4 * i, 0, fd, 0, 0);
+		assign += now_ns() - start;
+	}
+	report("register", "reset-deassign", n, deassign / (rounds * n) / 1000, "us");
+	report("register", "reset-assign", n, assign / (rounds * n) / 1000, "us");
+
+	close(fd);
+	kvm_vm_free(vm);
+}
+
+/*
  * N wildcards on one port, each on its own eventfd: the duplicate check
  * finds each in O(1).  Stock refuses a second wildcard at an address.
  */
@@ -783,6 +819,7 @@ int main(int argc, char *argv[])
 	bench_distinct(1000);
 	bench_mmio_distinct(4096);
 	bench_memslot_after_burst(1000);
+	bench_virtio_reset(64);
 	for (i = 0; i < ARRAY_SIZE(wildcard_items); i++)
 		bench_wildcards(wildcard_items[i]);
 	if (has_groups)
