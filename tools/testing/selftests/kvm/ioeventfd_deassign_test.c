@@ -8,9 +8,13 @@
  * the vCPU has left KVM_RUN; the second read must find nothing.
  *
  * The window between a vCPU finding the item and signalling it is a few
- * instructions.  Kernels with CONFIG_FAULT_INJECTION widen it: writing 1 to
+ * instructions.  Kernels with CONFIG_FAULT_INJECTION widen it: writing 2 to
  * /proc/self/task/TID/fail-nth makes the vCPU thread's next data-match
- * signal wait IOEVENTFD_INJECTED_DELAY_MS first.
+ * signal wait IOEVENTFD_INJECTED_DELAY_MS first.  Writing 1 makes its next
+ * write wait as long once it has found the group, before it looks for
+ * items.  A deassign then need not wait, but the vCPU must find the item
+ * gone, and the group, which went off its bus with its last item, still
+ * usable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +45,10 @@
 #define INJECTED_DELAY_MS	50
 
 #define NR_ROUNDS		200
+
+/* The fail-nth values that pick the injection point, see above. */
+#define STALL_AT_GROUP		"1"
+#define STALL_AT_SIGNAL		"2"
 
 static void guest_code(void)
 {
@@ -98,8 +106,9 @@ static bool fail_nth_used(void)
 
 struct round {
 	struct kvm_vcpu *vcpu;
-	bool inject;
-	/* Out: the injection point stalled this round's first signal. */
+	/* The fail-nth to arm, or NULL. */
+	const char *stall;
+	/* Out: the injection point stalled this round's first write. */
 	bool stalled;
 };
 
@@ -110,12 +119,12 @@ static void *vcpu_round(void *arg)
 	struct kvm_run *run = r->vcpu->run;
 	u32 data;
 
-	if (r->inject)
-		TEST_ASSERT(set_fail_nth("1"), "fail-nth went away");
+	if (r->stall)
+		TEST_ASSERT(set_fail_nth(r->stall), "fail-nth went away");
 
 	vcpu_run(r->vcpu);
 
-	if (r->inject) {
+	if (r->stall) {
 		r->stalled = fail_nth_used();
 		set_fail_nth("0");
 	}
@@ -131,7 +140,7 @@ static void *vcpu_round(void *arg)
 /* Whether fail-nth reaches KVM's injection point in this kernel. */
 static bool probe_injection(struct kvm_vcpu *vcpu, int fd)
 {
-	struct round r = { .vcpu = vcpu, .inject = true };
+	struct round r = { .vcpu = vcpu, .stall = STALL_AT_SIGNAL };
 	pthread_t thread;
 
 	if (!set_fail_nth("0"))
@@ -197,9 +206,10 @@ FIXTURE_TEARDOWN(deassign)
  * Deassign while the vCPU writes: without injection once the writes reach
  * the eventfd, with it at a spread of times into the stalled first signal.
  */
-static s64 race_once(struct kvm_vcpu *vcpu, int fd, bool inject, int i, bool *stalled)
+static s64 race_once(struct kvm_vcpu *vcpu, int fd, const char *stall, int i, bool *stalled,
+		     u64 *signalled)
 {
-	struct round r = { .vcpu = vcpu, .inject = inject };
+	struct round r = { .vcpu = vcpu, .stall = stall };
 	struct timespec start;
 	pthread_t thread;
 	u64 before, after;
@@ -208,7 +218,7 @@ static s64 race_once(struct kvm_vcpu *vcpu, int fd, bool inject, int i, bool *st
 	ioeventfd(vcpu->vm, fd, VAL_RACED, 0);
 	pthread_create(&thread, NULL, vcpu_round, &r);
 
-	if (inject) {
+	if (stall) {
 		usleep((i % 10) * INJECTED_DELAY_MS * 100);
 	} else {
 		while (!eventfd_count(fd))
@@ -227,6 +237,7 @@ static s64 race_once(struct kvm_vcpu *vcpu, int fd, bool inject, int i, bool *st
 		    i, after, before, ms);
 
 	*stalled = r.stalled;
+	*signalled = before;
 	return ms;
 }
 
@@ -234,6 +245,7 @@ TEST_F_TIMEOUT(deassign, waits_for_signalling_vcpu, 300)
 {
 	bool inject = probe_injection(self->vcpu, self->fd);
 	int i, waited = 0, stalled_rounds = 0;
+	u64 signalled;
 	bool stalled;
 
 	/* The stall sleeps, so that one CPU runs both the vCPU and the deassign. */
@@ -243,8 +255,8 @@ TEST_F_TIMEOUT(deassign, waits_for_signalling_vcpu, 300)
 		ksft_print_msg("No fault injection: the race window is narrow\n");
 
 	for (i = 0; i < NR_ROUNDS; i++) {
-		if (race_once(self->vcpu, self->fd, inject, i, &stalled) >= INJECTED_DELAY_MS / 2 &&
-		    stalled)
+		if (race_once(self->vcpu, self->fd, inject ? STALL_AT_SIGNAL : NULL, i, &stalled,
+			      &signalled) >= INJECTED_DELAY_MS / 2 && stalled)
 			waited++;
 		stalled_rounds += stalled;
 	}
@@ -255,6 +267,32 @@ TEST_F_TIMEOUT(deassign, waits_for_signalling_vcpu, 300)
 			       stalled_rounds, NR_ROUNDS, waited);
 		TEST_ASSERT(waited, "no deassign came while a signal was stalled");
 	}
+}
+
+/*
+ * Deassign while a vCPU that has found the group stalls before it looks for
+ * items.  The stalled write must find no item and exit to userspace, and
+ * nothing may be signalled after the deassign returns.
+ */
+TEST_F_TIMEOUT(deassign, vcpu_that_found_the_group, 300)
+{
+	int i, held = 0;
+	u64 signalled;
+	bool stalled;
+
+	if (!probe_injection(self->vcpu, self->fd))
+		SKIP(return, "Needs CONFIG_FAULT_INJECTION to stall the vCPU");
+
+	for (i = 0; i < NR_ROUNDS / 4; i++) {
+		race_once(self->vcpu, self->fd, STALL_AT_GROUP, i, &stalled, &signalled);
+		/* The stalled write looked for items only once the item was gone. */
+		held += stalled && !signalled;
+	}
+	TEST_ASSERT(!eventfd_count(self->keeper_fd), "the keeper item was signalled");
+
+	ksft_print_msg("%d of %d rounds deassigned while the vCPU held the group\n",
+		       held, NR_ROUNDS / 4);
+	TEST_ASSERT(held, "no deassign came while the vCPU held the group");
 }
 
 TEST_HARNESS_MAIN
