@@ -191,6 +191,47 @@ KVM_ONE_VCPU_TEST(io_bus, overlap_lookup, guest_code)
 	close(efd_c);
 }
 
+/* More than a registration can cut into pieces on the stack, see kvm_main.c. */
+#define NR_COVERED		12
+
+/*
+ * A zone over many devices, with gaps between them, touches more spans than
+ * the 8 pieces that a registration cuts without allocating.  The zone comes
+ * first at every address it covers, and once it goes, each device inside
+ * takes its own writes again.
+ */
+KVM_ONE_VCPU_TEST(io_bus, covering_zone, guest_code)
+{
+	struct kvm_vm *vm = vcpu->vm;
+	u64 base = MMIO_GPA + 0x600, size = 0x20 * (NR_COVERED + 1);
+	int efd[NR_COVERED], i;
+
+	bus_setup(vcpu);
+	for (i = 0; i < NR_COVERED; i++) {
+		efd[i] = ioe_new_eventfd();
+		ioe_vm_ioeventfd(vm, base + 0x20 * (i + 1), 4, efd[i], 0, 0);
+	}
+	TEST_ASSERT(!__coalesced(vm, base, size, false), "Covering zone: errno = %d", errno);
+
+	for (i = 0; i < NR_COVERED; i++) {
+		expect_coalesced(vcpu, base + 0x20 * (i + 1), 4);
+		expect_coalesced(vcpu, base + 0x20 * (i + 1) + 0x10, 4);
+		TEST_ASSERT(!eventfd_count(efd[i]),
+			    "ioeventfd %d inside the zone was signalled, but the zone comes first", i);
+	}
+	expect_coalesced(vcpu, base, 4);
+	expect_exit(vcpu, base + size, 4);
+
+	TEST_ASSERT(!__coalesced(vm, base, size, true), "Removing the zone: errno = %d", errno);
+	for (i = 0; i < NR_COVERED; i++) {
+		TEST_ASSERT(bus_write(vcpu, base + 0x20 * (i + 1), 4, 1) && eventfd_count(efd[i]) == 1,
+			    "ioeventfd %d did not take its write once the zone was gone", i);
+		expect_exit(vcpu, base + 0x20 * (i + 1) + 0x10, 4);
+		close(efd[i]);
+	}
+	expect_exit(vcpu, base, 4);
+}
+
 /*
  * 65536 zones, then 65536 ioeventfds, on one bus: the old array stopped at
  * 1000 devices (ioeventfds aside).  A few of each still take their writes,
