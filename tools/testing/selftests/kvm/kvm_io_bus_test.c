@@ -217,16 +217,18 @@ KVM_ONE_VCPU_TEST(io_bus, covering_zone, guest_code)
 		expect_coalesced(vcpu, base + 0x20 * (i + 1), 4);
 		expect_coalesced(vcpu, base + 0x20 * (i + 1) + 0x10, 4);
 		TEST_ASSERT(!eventfd_count(efd[i]),
-			    "ioeventfd %d inside the zone was signalled, but the zone comes first", i);
+			    "ioeventfd %d inside the zone was signalled, but the zone is first", i);
 	}
 	expect_coalesced(vcpu, base, 4);
 	expect_exit(vcpu, base + size, 4);
 
 	TEST_ASSERT(!__coalesced(vm, base, size, true), "Removing the zone: errno = %d", errno);
 	for (i = 0; i < NR_COVERED; i++) {
-		TEST_ASSERT(bus_write(vcpu, base + 0x20 * (i + 1), 4, 1) && eventfd_count(efd[i]) == 1,
+		u64 addr = base + 0x20 * (i + 1);
+
+		TEST_ASSERT(bus_write(vcpu, addr, 4, 1) && eventfd_count(efd[i]) == 1,
 			    "ioeventfd %d did not take its write once the zone was gone", i);
-		expect_exit(vcpu, base + 0x20 * (i + 1) + 0x10, 4);
+		expect_exit(vcpu, addr + 0x10, 4);
 		close(efd[i]);
 	}
 	expect_exit(vcpu, base, 4);
