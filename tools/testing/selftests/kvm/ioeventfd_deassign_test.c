@@ -13,8 +13,8 @@
  * signal wait IOEVENTFD_INJECTED_DELAY_MS first.  Writing 1 makes its next
  * write wait as long once it has found the group, before it looks for
  * items.  A deassign then need not wait, but the vCPU must find the item
- * gone, and the group, which went off its bus with its last item, still
- * usable.
+ * gone, and the group still usable, even once a group at another address
+ * has taken it off its bus.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +37,7 @@
 
 /* Outside every memslot, identity mapped. */
 #define DOORBELL_GPA		(4ull * SZ_1G)
+#define EVICT_GPA		(DOORBELL_GPA + 0x10)
 
 #define VAL_KEEPER		0x1111
 #define VAL_RACED		0x2222
@@ -66,6 +67,20 @@ static void ioeventfd(struct kvm_vm *vm, int fd, u64 val, u32 flags)
 		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | flags,
 	};
 
+	vm_ioctl(vm, KVM_IOEVENTFD, &args);
+}
+
+/*
+ * Register and deassign a group at another address.  If the doorbell's
+ * group is empty, the VM never had two groups with items at once, so the
+ * new group takes the empty one off its bus.
+ */
+static void evict_empty_group(struct kvm_vm *vm, int fd)
+{
+	struct kvm_ioeventfd args = { .addr = EVICT_GPA, .len = 4, .fd = fd };
+
+	vm_ioctl(vm, KVM_IOEVENTFD, &args);
+	args.flags = KVM_IOEVENTFD_FLAG_DEASSIGN;
 	vm_ioctl(vm, KVM_IOEVENTFD, &args);
 }
 
@@ -206,8 +221,8 @@ FIXTURE_TEARDOWN(deassign)
  * Deassign while the vCPU writes: without injection once the writes reach
  * the eventfd, with it at a spread of times into the stalled first signal.
  */
-static s64 race_once(struct kvm_vcpu *vcpu, int fd, const char *stall, int i, bool *stalled,
-		     u64 *signalled)
+static s64 race_once(struct kvm_vcpu *vcpu, int fd, const char *stall, bool evict, int i,
+		     bool *stalled, u64 *signalled)
 {
 	struct round r = { .vcpu = vcpu, .stall = stall };
 	struct timespec start;
@@ -229,6 +244,8 @@ static s64 race_once(struct kvm_vcpu *vcpu, int fd, const char *stall, int i, bo
 	ioeventfd(vcpu->vm, fd, VAL_RACED, KVM_IOEVENTFD_FLAG_DEASSIGN);
 	ms = timespec_to_ns(timespec_elapsed(start)) / NSEC_PER_MSEC;
 	before = eventfd_count(fd);
+	if (evict)
+		evict_empty_group(vcpu->vm, fd);
 
 	pthread_join(thread, NULL);
 	after = eventfd_count(fd);
@@ -255,8 +272,8 @@ TEST_F_TIMEOUT(deassign, waits_for_signalling_vcpu, 300)
 		ksft_print_msg("No fault injection: the race window is narrow\n");
 
 	for (i = 0; i < NR_ROUNDS; i++) {
-		if (race_once(self->vcpu, self->fd, inject ? STALL_AT_SIGNAL : NULL, i, &stalled,
-			      &signalled) >= INJECTED_DELAY_MS / 2 && stalled)
+		if (race_once(self->vcpu, self->fd, inject ? STALL_AT_SIGNAL : NULL, false, i,
+			      &stalled, &signalled) >= INJECTED_DELAY_MS / 2 && stalled)
 			waited++;
 		stalled_rounds += stalled;
 	}
@@ -271,8 +288,9 @@ TEST_F_TIMEOUT(deassign, waits_for_signalling_vcpu, 300)
 
 /*
  * Deassign while a vCPU that has found the group stalls before it looks for
- * items.  The stalled write must find no item and exit to userspace, and
- * nothing may be signalled after the deassign returns.
+ * items, then let a new group take the emptied one off its bus.  The stalled
+ * write must find no item and exit to userspace, and nothing may be
+ * signalled after the deassign returns.
  */
 TEST_F_TIMEOUT(deassign, vcpu_that_found_the_group, 300)
 {
@@ -284,7 +302,7 @@ TEST_F_TIMEOUT(deassign, vcpu_that_found_the_group, 300)
 		SKIP(return, "Needs CONFIG_FAULT_INJECTION to stall the vCPU");
 
 	for (i = 0; i < NR_ROUNDS / 4; i++) {
-		race_once(self->vcpu, self->fd, STALL_AT_GROUP, i, &stalled, &signalled);
+		race_once(self->vcpu, self->fd, STALL_AT_GROUP, true, i, &stalled, &signalled);
 		/* The stalled write looked for items only once the item was gone. */
 		held += stalled && !signalled;
 	}

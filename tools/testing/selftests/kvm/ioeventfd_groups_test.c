@@ -430,6 +430,58 @@ TEST_F_TIMEOUT(ioeventfd_groups, many_wildcards, 120)
 	free(all);
 }
 
+#define NR_SPARE_GROUPS		64
+
+static void assign_spares(struct kvm_vm *vm, int first, int fd, u32 flags)
+{
+	int i;
+
+	for (i = first; i < first + NR_SPARE_GROUPS; i++)
+		ioe_vm_ioeventfd(vm, ioe_addr(false, i), 0, fd, flags, 0);
+}
+
+/*
+ * KVM keeps the groups of deassigned addresses for reuse, but they never
+ * outnumber the most groups that had items at once.  The VM statistic
+ * ioeventfd_table_bytes counts every group's table, empty or not.
+ */
+TEST_F(ioeventfd_groups, empty_groups_are_bounded)
+{
+	const int a = 0, b = NR_SPARE_GROUPS;
+	struct kvm_vcpu *vcpu = self->vcpu;
+	struct kvm_vm *vm = vcpu->vm;
+	int fd = ioe_new_eventfd();
+	u64 bytes0, bytes;
+
+	vcpu_arch_set_entry_point(vcpu, ioe_guest_code);
+
+	/* Zero-length MMIO: a group on the MMIO bus and one on fast MMIO each. */
+	bytes0 = vm_get_stat(vm, "ioeventfd_table_bytes");
+	assign_spares(vm, a, fd, 0);
+	bytes = vm_get_stat(vm, "ioeventfd_table_bytes") - bytes0;
+	TEST_ASSERT(bytes, "%d groups and no table bytes", 2 * NR_SPARE_GROUPS);
+
+	assign_spares(vm, a, fd, KVM_IOEVENTFD_FLAG_DEASSIGN);
+	ioe_write_exit(vcpu, false, ioe_addr(false, a), 4, 0x1234, 0);
+	assign_spares(vm, b, fd, 0);
+	TEST_ASSERT_EQ(vm_get_stat(vm, "ioeventfd_table_bytes") - bytes0, bytes);
+
+	ioe_write(vcpu, false, ioe_addr(false, b), 4, 0x1234, 1);
+	ioe_write(vcpu, false, ioe_addr(false, b + NR_SPARE_GROUPS - 1), 2, 0x12, 1);
+	ioe_write_exit(vcpu, false, ioe_addr(false, a + NR_SPARE_GROUPS - 1), 4, 0x1234, 0);
+	ioe_assert_eventfd(fd, 2, "the second set of doorbells");
+
+	assign_spares(vm, b, fd, KVM_IOEVENTFD_FLAG_DEASSIGN);
+	assign_spares(vm, a, fd, 0);
+	TEST_ASSERT_EQ(vm_get_stat(vm, "ioeventfd_table_bytes") - bytes0, bytes);
+	ioe_write(vcpu, false, ioe_addr(false, a), 4, 0x1234, 1);
+	ioe_write_exit(vcpu, false, ioe_addr(false, b), 4, 0x1234, 0);
+	ioe_assert_eventfd(fd, 1, "the first set, reassigned");
+
+	assign_spares(vm, a, fd, KVM_IOEVENTFD_FLAG_DEASSIGN);
+	close(fd);
+}
+
 #define NR_CONC_VCPUS		3
 #define CONC_MAX_CYCLES		2000
 #define CONC_DURATION_MS	1500

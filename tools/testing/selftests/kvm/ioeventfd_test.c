@@ -304,6 +304,63 @@ KVM_ONE_VCPU_TEST(ioeventfd, mmio_deassign, ioe_guest_code)
 	test_deassign(vcpu, false);
 }
 
+/*
+ * A deassigned address takes a registration of the other kind of length,
+ * and a zero-length registration still clashes with a 4-byte one that has
+ * been reassigned.  KVM may keep deassigned groups for reuse: they must
+ * neither take writes nor refuse registrations.
+ */
+static void test_reassign_other_length(struct kvm_vcpu *vcpu, bool pio)
+{
+	const u32 flags = ioe_bus_flag(pio);
+	const u64 addr = ioe_addr(pio, 0);
+	struct kvm_vm *vm = vcpu->vm;
+	int fd = ioe_new_eventfd();
+
+	ioe_assign_datamatch(vm, pio, addr, 4, fd, 0x1234);
+	ioe_deassign_datamatch(vm, pio, addr, 4, fd, 0x1234);
+
+	ioe_assign_wildcard(vm, pio, addr, 0, fd);
+	ioe_write(vcpu, pio, addr, 4, 0x1234, 1);
+	ioe_write(vcpu, pio, addr, 2, 0x5678, 1);
+	ioe_assert_eventfd(fd, 2, "zero-length after a deassigned 4-byte one");
+	ioe_deassign_wildcard(vm, pio, addr, 0, fd);
+	ioe_write_exit(vcpu, pio, addr, 4, 0x1234, 0);
+
+	ioe_assign_datamatch(vm, pio, addr, 4, fd, 0x1234);
+	ioe_write(vcpu, pio, addr, 4, 0x1234, 1);
+	ioe_write_exit(vcpu, pio, addr, 4, 0x5678, 1);
+	ioe_write_exit(vcpu, pio, addr, 2, 0x1234, 0);
+	ioe_assert_eventfd(fd, 1, "4-byte after a deassigned zero-length one");
+
+	ioe_assert_ioeventfd(vm, addr, 0, fd, flags, 0, EEXIST,
+			     "zero-length over a 4-byte registration");
+	ioe_write(vcpu, pio, addr, 4, 0x1234, 1);
+	ioe_assert_eventfd(fd, 1, "4-byte after a refused zero-length one");
+
+	ioe_deassign_datamatch(vm, pio, addr, 4, fd, 0x1234);
+	ioe_assign_wildcard(vm, pio, addr, 0, fd);
+	ioe_write(vcpu, pio, addr, 4, 0x5678, 1);
+	ioe_assert_eventfd(fd, 1, "zero-length reassigned");
+	ioe_deassign_wildcard(vm, pio, addr, 0, fd);
+	ioe_write_exit(vcpu, pio, addr, 4, 0x1234, 0);
+	ioe_write_exit(vcpu, pio, addr, 2, 0x1234, 0);
+	ioe_assert_eventfd(fd, 0, "all deassigned");
+	close(fd);
+}
+
+#ifdef __x86_64__
+KVM_ONE_VCPU_TEST(ioeventfd, pio_reassign_other_length, ioe_guest_code)
+{
+	test_reassign_other_length(vcpu, true);
+}
+#endif
+
+KVM_ONE_VCPU_TEST(ioeventfd, mmio_reassign_other_length, ioe_guest_code)
+{
+	test_reassign_other_length(vcpu, false);
+}
+
 /* All 64 bits of an 8-byte datamatch count, not just the lower half. */
 KVM_ONE_VCPU_TEST(ioeventfd, mmio_64bit_datamatch, ioe_guest_code)
 {
