@@ -86,6 +86,10 @@ static void test_lengths(struct kvm_vcpu *vcpu, bool pio)
 			ioe_write_exit(vcpu, pio, dm_addr + len / 2, len / 2, upper, 0);
 			ioe_write_exit(vcpu, pio, dm_addr + len - 1, 1,
 				       match >> ((len - 1) * 8), 0);
+
+			/* Nor those of its width, which run past its end. */
+			ioe_write_exit(vcpu, pio, wild_addr + len / 2, len, match, 0);
+			ioe_write_exit(vcpu, pio, dm_addr + len / 2, len, match, 0);
 		}
 
 		ioe_assert_eventfd(wild_fd, 0, "wildcard");
@@ -316,6 +320,16 @@ static void test_reassign_other_length(struct kvm_vcpu *vcpu, bool pio)
 	const u64 addr = ioe_addr(pio, 0);
 	struct kvm_vm *vm = vcpu->vm;
 	int fd = ioe_new_eventfd();
+	int i;
+
+	/*
+	 * Have eight other doorbells at once first, so that a KVM that keeps
+	 * no more empty groups than that keeps both of those below.
+	 */
+	for (i = 1; i <= 8; i++)
+		ioe_assign_wildcard(vm, pio, ioe_addr(pio, i), 4, fd);
+	for (i = 1; i <= 8; i++)
+		ioe_deassign_wildcard(vm, pio, ioe_addr(pio, i), 4, fd);
 
 	ioe_assign_datamatch(vm, pio, addr, 4, fd, 0x1234);
 	ioe_deassign_datamatch(vm, pio, addr, 4, fd, 0x1234);
